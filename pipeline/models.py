@@ -1,0 +1,116 @@
+"""Typed records that flow from stage to stage: feed items → articles → stored articles and search results."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .tagging.models import Tags
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(frozen=False, extra="forbid")
+
+
+class FeedItem(Record):
+    """One entry of a feed, as the feed describes it (before the page is fetched)."""
+
+    feed_url: str
+    url: str  #: the link as given (may carry tracking parameters)
+    canonical_url: str
+    guid: str | None = None
+    title: str = ""
+    summary: str = ""
+    #: full text when the feed carries it (content:encoded, Atom content, JSON Feed content_*), as plain text
+    content: str = ""
+    published: datetime | None = None
+    updated: datetime | None = None
+    authors: list[str] = Field(default_factory=list)
+    categories: list[str] = Field(default_factory=list)
+    language: str | None = None
+    image: str | None = None
+
+
+class Article(Record):
+    """An article's text and metadata, extracted from its page (or taken from the feed when that failed)."""
+
+    url: str
+    canonical_url: str
+    title: str = ""
+    text: str = ""
+    summary: str = ""
+    published: datetime | None = None
+    authors: list[str] = Field(default_factory=list)
+    language: str | None = None
+    categories: list[str] = Field(default_factory=list)
+    site_tags: list[str] = Field(default_factory=list)
+    image: str | None = None
+    sitename: str | None = None
+    #: where the text came from: "page" (trafilatura) or "feed" (the feed's own content)
+    text_origin: str = "page"
+
+
+class StoredArticle(Article):
+    """An article as the store keeps it: identity, provenance, version and tags."""
+
+    id: str
+    source: str
+    feed_url: str | None = None
+    fetched_at: datetime
+    content_hash: str
+    version: int = 1
+    tags: Tags | None = None
+
+
+class WriteOutcome(StrEnum):
+    NEW = "new"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+
+
+class FeedStatus(StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"  #: too many consecutive failures; re-checked by maintenance or re-enabled by hand
+    DISABLED = "disabled"  #: 410 Gone, or disabled by hand
+
+
+class FeedState(Record):
+    """What regwire remembers about one feed between polls (HTTP cache validators, errors, schedule)."""
+
+    feed_url: str
+    source: str
+    etag: str | None = None
+    last_modified: str | None = None
+    status: FeedStatus = FeedStatus.ACTIVE
+    consecutive_errors: int = 0
+    last_error: str | None = None
+    last_status: int | None = None
+    last_polled: datetime | None = None
+    last_success: datetime | None = None
+    next_poll: datetime | None = None
+    items_seen: int = 0
+
+
+class SearchHit(Record):
+    id: str
+    score: float
+    title: str
+    url: str
+    source: str
+    published: datetime | None = None
+    language: str | None = None
+    #: HTML-safe: the text is escaped and matches are wrapped in <mark>…</mark>
+    snippet: str = ""
+    topics: list[str] = Field(default_factory=list)
+    jurisdictions: list[str] = Field(default_factory=list)
+    relevance: float | None = None
+
+
+class SearchResult(Record):
+    total: int
+    hits: list[SearchHit]
+    facets: dict[str, dict[str, int]] = Field(default_factory=dict)
+    query: dict[str, Any] = Field(default_factory=dict)

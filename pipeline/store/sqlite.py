@@ -1,0 +1,364 @@
+"""The embedded store: one SQLite file (WAL) with FTS5/BM25 full-text search, article versions and feed state."""
+
+from __future__ import annotations
+
+import html
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ..errors import ArticleNotFoundError, StoreError
+from ..models import FeedState, SearchHit, SearchResult, StoredArticle, WriteOutcome
+from ..query import ParsedQuery, SearchQuery, Sort, Term
+from ..tagging.models import Tags
+from .base import ArticleWrite, KnownArticle, WriteResult
+
+SCHEMA_VERSION = 1
+#: BM25 column weights (title, text): a word in the title counts five times as much
+TITLE_WEIGHT, TEXT_WEIGHT = 5.0, 1.0
+#: snippet markers: control characters that never occur in extracted text, swapped for <mark> after escaping
+_OPEN, _CLOSE = "\x02", "\x03"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS articles (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    canonical_url TEXT NOT NULL UNIQUE,
+    source TEXT NOT NULL,
+    title TEXT NOT NULL,
+    text TEXT NOT NULL,
+    published TEXT,
+    fetched_at TEXT NOT NULL,
+    language TEXT,
+    content_hash TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    feed_updated TEXT,
+    relevance REAL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS articles_published ON articles(published);
+CREATE INDEX IF NOT EXISTS articles_source ON articles(source);
+CREATE TABLE IF NOT EXISTS article_versions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- a watermark: every new or changed article gets a higher seq
+    article_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    content_hash TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    UNIQUE (article_id, version)
+);
+CREATE TABLE IF NOT EXISTS article_urls (  -- every canonical URL known to lead to an article
+    url TEXT PRIMARY KEY,
+    article_id TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS article_tags (
+    article_id TEXT NOT NULL,
+    kind TEXT NOT NULL,   -- topic | jurisdiction
+    value TEXT NOT NULL,
+    PRIMARY KEY (article_id, kind, value)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS article_tags_value ON article_tags(kind, value);
+CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts USING fts5(
+    title, text, content='articles', content_rowid='rowid',
+    tokenize='porter unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER IF NOT EXISTS articles_ai AFTER INSERT ON articles BEGIN
+    INSERT INTO articles_fts(rowid, title, text) VALUES (new.rowid, new.title, new.text);
+END;
+CREATE TRIGGER IF NOT EXISTS articles_ad AFTER DELETE ON articles BEGIN
+    INSERT INTO articles_fts(articles_fts, rowid, title, text) VALUES ('delete', old.rowid, old.title, old.text);
+END;
+CREATE TRIGGER IF NOT EXISTS articles_au AFTER UPDATE OF title, text ON articles BEGIN
+    INSERT INTO articles_fts(articles_fts, rowid, title, text) VALUES ('delete', old.rowid, old.title, old.text);
+    INSERT INTO articles_fts(rowid, title, text) VALUES (new.rowid, new.title, new.text);
+END;
+CREATE TABLE IF NOT EXISTS feed_state (
+    feed_url TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value is not None else None
+
+
+def fts_expression(parsed: ParsedQuery) -> tuple[str | None, str | None]:
+    """(positive MATCH expression, excluded MATCH expression) for FTS5; each None when absent."""
+
+    def term(t: Term) -> str:
+        quoted = '"' + t.text.replace('"', '""') + '"'
+        return quoted + " *" if t.prefix else quoted
+
+    def group(terms: list[Term]) -> str:
+        return term(terms[0]) if len(terms) == 1 else "(" + " OR ".join(term(t) for t in terms) + ")"
+
+    positive = " AND ".join(group(g) for g in parsed.must) or None
+    negative = " OR ".join(term(t) for t in parsed.must_not) or None
+    return positive, negative
+
+
+def safe_snippet(raw: str) -> str:
+    """Escape a snippet for HTML and turn the match markers into <mark> elements."""
+    return html.escape(raw).replace(_OPEN, "<mark>").replace(_CLOSE, "</mark>")
+
+
+class SQLiteStore:
+    """Store protocol over SQLite. Safe to share between threads (one connection, serialised by a lock)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        try:
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.executescript(_SCHEMA)
+            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the embedded store at {self.path}: {exc}") from exc
+
+    # -- plumbing -------------------------------------------------------------------------------------------------
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(f"{self.path}: {exc}") from exc
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> SQLiteStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- articles -------------------------------------------------------------------------------------------------
+
+    def write_articles(self, writes: Sequence[ArticleWrite]) -> list[WriteResult]:
+        results: list[WriteResult] = []
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                for write in writes:
+                    results.append(self._write_one(write))
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._db.execute("ROLLBACK")
+                raise StoreError(f"{self.path}: writing {len(writes)} article(s) failed: {exc}") from exc
+        return results
+
+    def _write_one(self, write: ArticleWrite) -> WriteResult:
+        row = self._db.execute(
+            "SELECT id, version, content_hash FROM articles WHERE id = ?", (write.id,)).fetchone()
+        new_hash = write.content_hash
+        if row is not None and row["content_hash"] == new_hash:
+            if write.feed_updated is not None:
+                # not a new version: only remember that the feed's "updated" mark was seen
+                self._db.execute("UPDATE articles SET feed_updated = ? WHERE id = ?",
+                                 (_iso(write.feed_updated), write.id))
+            return WriteResult(write.id, WriteOutcome.UNCHANGED, row["version"])
+        version = 1 if row is None else row["version"] + 1
+        stored = write.to_stored(version)
+        doc = stored.model_dump_json()
+        values = (stored.title, stored.text, _iso(stored.published), _iso(stored.fetched_at), stored.language,
+                  new_hash, version, _iso(write.feed_updated),
+                  stored.tags.relevance if stored.tags else None, doc)
+        if row is None:
+            self._db.execute(
+                "INSERT INTO articles (title, text, published, fetched_at, language, content_hash, version,"
+                " feed_updated, relevance, doc, id, canonical_url, source) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (*values, write.id, stored.canonical_url, stored.source))
+        else:
+            self._db.execute(
+                "UPDATE articles SET title=?, text=?, published=?, fetched_at=?, language=?, content_hash=?,"
+                " version=?, feed_updated=?, relevance=?, doc=? WHERE id=?", (*values, write.id))
+        self._db.executemany("INSERT OR IGNORE INTO article_urls VALUES (?, ?)",
+                             [(url, write.id) for url in {stored.canonical_url, *write.aliases}])
+        self._db.execute("INSERT INTO article_versions (article_id, version, content_hash, doc) VALUES (?,?,?,?)",
+                         (write.id, version, new_hash, doc))
+        self._replace_tags(write.id, stored.tags)
+        return WriteResult(write.id, WriteOutcome.NEW if row is None else WriteOutcome.UPDATED, version)
+
+    def _replace_tags(self, article_id: str, tags: Tags | None) -> None:
+        self._db.execute("DELETE FROM article_tags WHERE article_id = ?", (article_id,))
+        if tags is None:
+            return
+        rows = [(article_id, "topic", t) for t in tags.topics]
+        rows += [(article_id, "jurisdiction", j) for j in tags.jurisdictions]
+        self._db.executemany("INSERT OR IGNORE INTO article_tags VALUES (?,?,?)", rows)
+
+    def set_tags(self, article_id: str, tags: Tags) -> None:
+        stored = self.get_article(article_id)
+        stored.tags = tags
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.execute("UPDATE articles SET doc = ?, relevance = ? WHERE id = ?",
+                                 (stored.model_dump_json(), tags.relevance, article_id))
+                self._replace_tags(article_id, tags)
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._db.execute("ROLLBACK")
+                raise StoreError(f"{self.path}: re-tagging {article_id} failed: {exc}") from exc
+
+    def known_articles(self, canonical_urls: Sequence[str]) -> dict[str, KnownArticle]:
+        known: dict[str, KnownArticle] = {}
+        urls = list(dict.fromkeys(canonical_urls))
+        for start in range(0, len(urls), 500):
+            chunk = urls[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self._query(
+                    "SELECT u.url, a.id, a.canonical_url, a.version, a.feed_updated FROM article_urls u"
+                    f" JOIN articles a ON a.id = u.article_id WHERE u.url IN ({marks})", chunk):
+                updated = datetime.fromisoformat(row["feed_updated"]) if row["feed_updated"] else None
+                known[row["url"]] = KnownArticle(row["id"], row["canonical_url"], row["version"], updated)
+        return known
+
+    def get_article(self, article_id: str) -> StoredArticle:
+        rows = self._query("SELECT doc FROM articles WHERE id = ?", (article_id,))
+        if not rows:
+            rows = self._query("SELECT doc FROM articles WHERE id LIKE ? || '%' LIMIT 2", (article_id,))
+            if len(rows) != 1:
+                raise ArticleNotFoundError(f"no article with id {article_id!r}")
+        return StoredArticle.model_validate_json(rows[0]["doc"])
+
+    def article_versions(self, article_id: str) -> list[StoredArticle]:
+        current = self.get_article(article_id)
+        rows = self._query("SELECT doc FROM article_versions WHERE article_id = ? ORDER BY version", (current.id,))
+        return [StoredArticle.model_validate_json(r["doc"]) for r in rows]
+
+    def iter_articles(self, batch_size: int = 500) -> Iterator[StoredArticle]:
+        last = 0
+        while True:
+            rows = self._query("SELECT rowid, doc FROM articles WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                               (last, batch_size))
+            if not rows:
+                return
+            for row in rows:
+                yield StoredArticle.model_validate_json(row["doc"])
+            last = rows[-1]["rowid"]
+
+    def count_articles(self) -> int:
+        return self._query("SELECT count(*) AS n FROM articles")[0]["n"]
+
+    def changes_since(self, watermark: int) -> tuple[list[tuple[str, int]], int]:
+        """(article id, version) written after ``watermark``, and the new watermark."""
+        rows = self._query("SELECT seq, article_id, version FROM article_versions WHERE seq > ? ORDER BY seq",
+                           (watermark,))
+        return [(r["article_id"], r["version"]) for r in rows], (rows[-1]["seq"] if rows else watermark)
+
+    # -- search ---------------------------------------------------------------------------------------------------
+
+    def search(self, query: SearchQuery) -> SearchResult:
+        parsed = query.parsed()
+        positive, negative = fts_expression(parsed)
+        where, params = self._filters(query)
+        if negative:
+            where.append("a.rowid NOT IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?)")
+            params.append(negative)
+        if positive:
+            base = "FROM articles_fts JOIN articles a ON a.rowid = articles_fts.rowid WHERE articles_fts MATCH ?"
+            params = [positive, *params]
+            score = f"-bm25(articles_fts, {TITLE_WEIGHT}, {TEXT_WEIGHT})"
+            snippet = f"snippet(articles_fts, 1, '{_OPEN}', '{_CLOSE}', '…', 40)"
+        else:
+            base = "FROM articles a WHERE 1"
+            score, snippet = "0.0", "substr(a.text, 1, 240)"
+        clause = "".join(f" AND {w}" for w in where)
+        order = f"{score} DESC, a.published DESC" if query.sort is Sort.RELEVANCE and positive else \
+            "a.published IS NULL, a.published DESC, a.rowid DESC"
+        total = self._query(f"SELECT count(*) AS n {base}{clause}", params)[0]["n"]
+        rows = self._query(
+            f"SELECT a.id, a.doc, {score} AS score, {snippet} AS snippet {base}{clause} ORDER BY {order}"
+            " LIMIT ? OFFSET ?", [*params, query.limit, query.offset])
+        hits = [self._hit(row) for row in rows]
+        facets = self._facets(base, clause, params) if query.facets else {}
+        return SearchResult(total=total, hits=hits, facets=facets, query=query.model_dump(mode="json"))
+
+    def _filters(self, query: SearchQuery) -> tuple[list[str], list[Any]]:
+        where: list[str] = []
+        params: list[Any] = []
+
+        def any_of(column: str, values: Sequence[Any]) -> None:
+            where.append(f"{column} IN ({','.join('?' * len(values))})")
+            params.extend(values)
+
+        if query.sources:
+            any_of("a.source", query.sources)
+        if query.languages:
+            any_of("a.language", query.languages)
+        if query.ids is not None:
+            any_of("a.id", query.ids) if query.ids else where.append("0")
+        if query.since:
+            where.append("a.published >= ?")
+            params.append(_iso(query.since))
+        if query.until:
+            where.append("a.published <= ?")
+            params.append(_iso(query.until))
+        if query.min_relevance is not None:
+            where.append("a.relevance >= ?")
+            params.append(query.min_relevance)
+        for kind, values in (("topic", query.topics), ("jurisdiction", query.jurisdictions)):
+            if values:  # any of the values (OR within a filter, AND across filters)
+                where.append(f"a.id IN (SELECT article_id FROM article_tags WHERE kind = ? AND value IN"
+                             f" ({','.join('?' * len(values))}))")
+                params.extend([kind, *values])
+        return where, params
+
+    def _facets(self, base: str, clause: str, params: list[Any]) -> dict[str, dict[str, int]]:
+        matching = f"SELECT a.id {base}{clause}"
+        facets: dict[str, dict[str, int]] = {}
+        for name, sql in (
+            ("source", f"SELECT a.source AS k, count(*) AS n {base}{clause} GROUP BY k ORDER BY n DESC, k"),
+            ("day", f"SELECT substr(a.published, 1, 10) AS k, count(*) AS n {base}{clause}"
+                    " AND a.published IS NOT NULL GROUP BY k ORDER BY k"),
+            ("language", f"SELECT a.language AS k, count(*) AS n {base}{clause} AND a.language IS NOT NULL"
+                         " GROUP BY k ORDER BY n DESC, k"),
+        ):
+            facets[name] = {r["k"]: r["n"] for r in self._query(sql, params)}
+        for kind, name in (("topic", "topic"), ("jurisdiction", "jurisdiction")):
+            rows = self._query(
+                f"SELECT value AS k, count(*) AS n FROM article_tags WHERE kind = ? AND article_id IN ({matching})"
+                " GROUP BY k ORDER BY n DESC, k", [kind, *params])
+            facets[name] = {r["k"]: r["n"] for r in rows}
+        return facets
+
+    @staticmethod
+    def _hit(row: sqlite3.Row) -> SearchHit:
+        stored = StoredArticle.model_validate_json(row["doc"])
+        tags = stored.tags
+        return SearchHit(
+            id=stored.id, score=round(float(row["score"]), 4), title=stored.title, url=stored.canonical_url,
+            source=stored.source, published=stored.published, language=stored.language,
+            snippet=safe_snippet(row["snippet"] or ""),
+            topics=tags.topics if tags else [], jurisdictions=tags.jurisdictions if tags else [],
+            relevance=tags.relevance if tags else None,
+        )
+
+    # -- feed state -----------------------------------------------------------------------------------------------
+
+    def get_feed_state(self, feed_url: str) -> FeedState | None:
+        rows = self._query("SELECT doc FROM feed_state WHERE feed_url = ?", (feed_url,))
+        return FeedState.model_validate_json(rows[0]["doc"]) if rows else None
+
+    def save_feed_state(self, state: FeedState) -> None:
+        self._query("INSERT INTO feed_state (feed_url, source, doc) VALUES (?,?,?) ON CONFLICT(feed_url) DO UPDATE"
+                    " SET source = excluded.source, doc = excluded.doc",
+                    (state.feed_url, state.source, state.model_dump_json()))
+
+    def feed_states(self) -> list[FeedState]:
+        return [FeedState.model_validate_json(r["doc"])
+                for r in self._query("SELECT doc FROM feed_state ORDER BY source, feed_url")]
