@@ -31,7 +31,7 @@ from .runner import Pipeline, SourceReport
 from .settings import Settings, load_settings
 from .sources import Source, load_sources
 from .store import ArticleWrite, SQLiteStore, Store, open_store
-from .tagging import Tags
+from .tagging import Tagger, Tags, tag_article
 from .urls import article_id, canonicalize_url
 
 __version__ = "0.1.0"

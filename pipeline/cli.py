@@ -8,7 +8,7 @@ import signal
 import tempfile
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -25,8 +25,8 @@ from .runner import Pipeline, SourceReport
 from .schedule import reenable
 from .settings import Settings, load_settings
 from .sources import Source, load_sources
-from .store import SQLiteStore
-
+from .store import Store, open_store
+from .tagging import default_tagger
 
 app = typer.Typer(help="regwire: crypto-regulation news ingestion.", no_args_is_help=True, add_completion=False)
 sources_app = typer.Typer(help="Inspect and manage the configured sources.", no_args_is_help=True)
@@ -66,16 +66,19 @@ def _emit_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
-def _store(settings: Settings) -> SQLiteStore:
-    return SQLiteStore(settings.db_path)
+def _store(settings: Settings) -> closing[Store]:
+    """The store the settings select (embedded SQLite unless a search engine is configured), closed after use."""
+    with _errors():
+        return closing(open_store(settings))
 
 
 # -- run ------------------------------------------------------------------------------------------------------------
 
 def _summary_table(reports: list[SourceReport]) -> Table:
-    table = Table(title="regwire run", show_lines=False)
-    for column in ("source", "polled", "not modified", "new", "updated", "failed", "article errors"):
-        table.add_column(column, justify="left" if column == "source" else "right")
+    table = Table(title="regwire run")
+    table.add_column("source", no_wrap=True)
+    for column in ("polled", "not modified", "new", "updated", "failed", "article errors"):
+        table.add_column(column, justify="right")
     for r in reports:
         failed = f"[red]{r.failed}[/red]" if r.failed else "0"
         table.add_row(r.source, str(r.polled), str(r.not_modified), str(r.new), str(r.updated), failed,
@@ -91,19 +94,25 @@ def _report_json(reports: list[SourceReport]) -> list[dict[str, Any]]:
     } for r in reports]
 
 
-def run_pipeline(settings: Settings, sources: list[Source], *, force: bool = False, quiet: bool = False,
-                 fetcher: Any = None) -> list[SourceReport]:
-    """One pass over the sources with a progress display; the CLI's and the demo's shared path."""
+@contextmanager
+def _pipeline(settings: Settings) -> Iterator[Pipeline]:
+    """A pipeline over the configured store, with the configured tagger; closed (store and fetcher) after use."""
+    with _errors():
+        tagger = default_tagger(settings.taxonomy)
     with _store(settings) as store:
-        pipeline = Pipeline(settings, store, fetcher=fetcher, tagger=default_tagger(settings.taxonomy))
+        pipeline = Pipeline(settings, store, tagger=tagger)
         try:
-            if quiet:
-                return pipeline.run(sources, force=force)
-            with console.status(f"polling {len(sources)} source(s)…"):
-                return pipeline.run(sources, force=force)
+            yield pipeline
         finally:
-            if fetcher is None:
-                pipeline.close()
+            pipeline.close()
+
+
+def _run_once(pipeline: Pipeline, sources: list[Source], *, force: bool, quiet: bool) -> list[SourceReport]:
+    with _errors():
+        if quiet:
+            return pipeline.run(sources, force=force)
+        with console.status(f"polling {len(sources)} source(s)…"):
+            return pipeline.run(sources, force=force)
 
 
 @app.command()
@@ -121,32 +130,35 @@ def run(
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     exit_code = 0
     try:
-        while True:
-            with _errors():
-                reports = run_pipeline(settings, configured, force=force, quiet=as_json)
-            exit_code = 1 if any(not r.ok for r in reports) else 0
-            if as_json:
-                _emit_json(_report_json(reports))
-            else:
-                console.print(_summary_table(reports))
-                for r in reports:
-                    for error in r.errors:
-                        err_console.print(f"[yellow]{escape(r.source)}[/yellow]: {escape(error)}")
-            if once or stop.is_set():
-                break
-            force = False
-            # Sleep until the next feed is due (at most a minute, so new schedules are picked up).
-            with _store(settings) as store:
-                upcoming = [s.next_poll for s in store.feed_states()
+        with _pipeline(settings) as pipeline:
+            while True:
+                reports = _run_once(pipeline, configured, force=force, quiet=as_json)
+                exit_code = 1 if any(not r.ok for r in reports) else 0
+                _print_reports(reports, as_json)
+                if once or stop.is_set():
+                    break
+                force = False
+                # Sleep until the next feed is due (at most a minute, so new schedules are picked up).
+                upcoming = [s.next_poll for s in pipeline.store.feed_states()
                             if s.next_poll is not None and s.status is FeedStatus.ACTIVE]
-            wait = min([(t - datetime.now(UTC)).total_seconds() for t in upcoming] + [60.0])
-            if stop.wait(max(1.0, wait)):
-                break
+                wait = min([(t - datetime.now(UTC)).total_seconds() for t in upcoming] + [60.0])
+                if stop.wait(max(1.0, wait)):
+                    break
     except KeyboardInterrupt:
         err_console.print("interrupted: stopped cleanly")
     finally:
         signal.signal(signal.SIGTERM, previous)
     raise typer.Exit(exit_code)
+
+
+def _print_reports(reports: list[SourceReport], as_json: bool) -> None:
+    if as_json:
+        _emit_json(_report_json(reports))
+        return
+    console.print(_summary_table(reports))
+    for r in reports:
+        for error in r.errors:
+            err_console.print(f"[yellow]{escape(r.source)}[/yellow]: {escape(error)}")
 
 
 # -- search and show ------------------------------------------------------------------------------------------------
@@ -394,12 +406,14 @@ def demo(
     home = home or Path(tempfile.mkdtemp(prefix="regwire-demo-"))
     with LoopbackSite() as site:
         # The demo site lives on loopback: exempt exactly that network from the SSRF guard, nothing wider.
-        settings = load_settings(home=home, allow_networks="127.0.0.0/8", host_delay=0.05, sources=None)
+        settings = load_settings(home=home, allow_networks="127.0.0.0/8", host_delay=0.05, sources=None,
+                                 search_url=None)  # the demo always uses the embedded store
         demo_sources = Path(__file__).parent / "demo" / "sources.yaml"
         with _errors():
             configured = load_sources(demo_sources, substitutions={"base_url": site.base_url})
         console.print(f"sample news site at [link]{site.base_url}[/link]; data in {home}")
-        reports = run_pipeline(settings, configured)
+        with _pipeline(settings) as pipeline:
+            reports = _run_once(pipeline, configured, force=False, quiet=False)
     console.print(_summary_table(reports))
     console.print(f"\n[bold]regwire search {query!r}[/bold]")
     with _store(settings) as store:
@@ -416,3 +430,7 @@ def demo(
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -105,6 +105,7 @@ def _item_from_entry(entry: Any, feed_url: str, language: str | None) -> FeedIte
                 image = enclosure["href"]
                 break
     absolute = canonicalize_url(link, base=feed_url)
+    updated = _struct_to_datetime(entry.get("updated_parsed"))
     return FeedItem(
         feed_url=feed_url,
         url=urljoin(feed_url, link),
@@ -113,8 +114,8 @@ def _item_from_entry(entry: Any, feed_url: str, language: str | None) -> FeedIte
         title=html_to_text(entry.get("title", "")),
         summary=html_to_text(entry.get("summary", "")),
         content=html_to_text(content_html),
-        published=_struct_to_datetime(entry.get("published_parsed")) or _struct_to_datetime(entry.get("updated_parsed")),
-        updated=_struct_to_datetime(entry.get("updated_parsed")),
+        published=_struct_to_datetime(entry.get("published_parsed")) or updated,
+        updated=updated,
         authors=authors,
         categories=[t.get("term", "").strip() for t in entry.get("tags", []) if t.get("term")],
         language=_language(entry.get("language")) or language,

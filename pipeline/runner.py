@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from .errors import FeedParseError, FetchError, RegwireError
 from .extract import extract_article, reconcile_dates
@@ -24,7 +25,6 @@ from .schedule import after_failure, after_success, is_due
 from .settings import Settings
 from .sources import Source
 from .store.base import ArticleWrite, Store
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .tagging import Tagger
@@ -97,6 +97,9 @@ class Pipeline:
                 self._run_feed(source, state, report)
             except RegwireError as exc:  # recorded on the feed; the next feed still runs
                 self._record_failure(state, exc, report)
+            except Exception as exc:  # a bug must not stop the other feeds either; it is logged with its traceback
+                log.exception("feed %s: unexpected error", feed_url)
+                self._record_failure(state, RegwireError(f"internal error: {type(exc).__name__}: {exc}"), report)
         return report
 
     def _run_feed(self, source: Source, state: FeedState, report: SourceReport) -> None:

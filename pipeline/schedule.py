@@ -8,8 +8,8 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
-from .http.fetcher import parse_retry_after
 from .errors import FetchError, HTTPStatusError, RegwireError
+from .http.fetcher import parse_retry_after
 from .models import FeedState, FeedStatus
 from .settings import Settings
 

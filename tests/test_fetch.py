@@ -6,9 +6,9 @@ import time
 
 import httpx
 import pytest
-
 from conftest import LoopbackOnlyTransport, loopback_resolver
-from pipeline.demo import LoopbackSite, Response
+
+from pipeline.demo import Response
 from pipeline.errors import (
     BlockedURLError,
     DeadlineExceededError,

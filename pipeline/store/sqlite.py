@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import json
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -104,8 +103,8 @@ def fts_expression(parsed: ParsedQuery) -> tuple[str | None, str | None]:
 
 
 def safe_snippet(raw: str) -> str:
-    """Escape a snippet for HTML and turn the match markers into <mark> elements."""
-    return html.escape(raw).replace(_OPEN, "<mark>").replace(_CLOSE, "</mark>")
+    """Escape a snippet for HTML, fold its whitespace, and turn the match markers into <mark> elements."""
+    return html.escape(" ".join(raw.split())).replace(_OPEN, "<mark>").replace(_CLOSE, "</mark>")
 
 
 class SQLiteStore:
@@ -278,8 +277,9 @@ class SQLiteStore:
             base = "FROM articles a WHERE 1"
             score, snippet = "0.0", "substr(a.text, 1, 240)"
         clause = "".join(f" AND {w}" for w in where)
-        order = f"{score} DESC, a.published DESC" if query.sort is Sort.RELEVANCE and positive else \
-            "a.published IS NULL, a.published DESC, a.rowid DESC"
+        # ties broken by id, so every backend returns the same order
+        order = f"{score} DESC, a.published DESC, a.id" if query.sort is Sort.RELEVANCE and positive else \
+            "a.published IS NULL, a.published DESC, a.id"
         total = self._query(f"SELECT count(*) AS n {base}{clause}", params)[0]["n"]
         rows = self._query(
             f"SELECT a.id, a.doc, {score} AS score, {snippet} AS snippet {base}{clause} ORDER BY {order}"

@@ -1,0 +1,46 @@
+# Two entry points for a fresh machine: `make demo` and `make test` (see README).
+# Versions are pinned in constraints.txt so Airflow's large dependency tree resolves the same way every time.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test setup setup-dev system-deps search-node bench lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# The library and its command line only: enough for the offline demo.
+$(VENV)/.core: $(BIN)/python pyproject.toml constraints.txt
+	$(BIN)/pip install -q -c constraints.txt -e .
+	touch $@
+
+# Everything: search clients, Airflow, alerts, web app and test tools.
+$(VENV)/.dev: $(BIN)/python pyproject.toml constraints.txt
+	$(BIN)/pip install -q -c constraints.txt -e '.[search,alerts,airflow,serve,test]'
+	touch $@ $(VENV)/.core
+
+setup: $(VENV)/.core
+setup-dev: $(VENV)/.dev system-deps search-node
+
+# Debian's Chromium and ChromeDriver for the browser test of the search page (not a test tool's own download).
+system-deps:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
+# OpenSearch jars from Maven Central for the tests' real search node (kept in an ignored folder).
+search-node:
+	scripts/search-node fetch
+
+demo: setup
+	$(BIN)/regwire demo
+
+test: setup-dev
+	$(BIN)/python -m pytest -q
+
+bench: setup-dev
+	$(BIN)/python bench/bench_extraction.py
+
+clean:
+	rm -rf $(VENV) tests/opensearch/deps tests/opensearch/target .pytest_cache
