@@ -1,0 +1,116 @@
+"""Reading an article's fields: sentences, negation and hedge scope, passing mentions.
+
+A :class:`ScannedField` is one field (title or text) after the automaton pass, with what the
+scoring needs to judge each hit in context.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+from .matcher import Hit, Matcher, fold
+
+# A sentence ends at . ! ? (plus closing quotes) or a line break, before a capitalised word.
+# Starting the pattern with a character class lets the regex engine skip ahead to stops quickly;
+# abbreviations ("U.S. Treasury", "St. Petersburg") are filtered in _sentence_starts.
+_SENTENCE_END = re.compile(r"[.!?\n][\"'\u201d\u2019)\]]*\s+(?=[\"'\u201c\u2018(\[]?[A-Z0-9])")
+_ABBREVIATIONS = frozenset({"Mr", "Ms", "Dr", "St", "No", "Inc", "Co", "Corp", "Ltd", "Jr", "vs"})
+
+
+def _sentence_starts(text: str) -> list[int]:
+    starts = [0]
+    for m in _SENTENCE_END.finditer(text):
+        stop = m.start()
+        if text[stop] == ".":
+            word = text[max(0, stop - 4):stop].rsplit(None, 1)[-1] if stop else ""
+            word = word.rsplit(".", 1)[-1]
+            if word in _ABBREVIATIONS or (len(word) == 1 and word.isupper()):
+                continue
+        starts.append(m.end())
+    return starts
+
+
+# A cue does not reach across these ("not only X, but they will ban Y"), nor across sentences.
+_CLAUSE_PUNCTUATION = (",", ";", ":", "\u2014", "(", ")", ".", "!", "?", "\n")
+
+#: (end offset of the cue, scope in words, sentence index)
+Cue = tuple[int, int, int]
+
+
+@dataclass(slots=True)
+class ScannedField:
+    name: Literal["title", "text"]
+    text: str
+    folded: str  # lowercase, punctuation as spaces, same offsets as text
+    starts: list[int]  # sentence start offsets
+    topic_hits: list[Hit]
+    gazetteer_hits: list[Hit]
+    context_hits: list[Hit]
+    negations: list[Cue] = field(default_factory=list)
+    hedges: list[Cue] = field(default_factory=list)
+    regulatory_sentences: set[int] = field(default_factory=set)
+
+    def close(self, a: int, b: int, words: int) -> bool:
+        """At most ``words`` words between offsets a <= b, and no clause boundary."""
+        if b - a > 16 * (words + 1):  # cheap bound before splitting: no word is that long
+            return False
+        gap = self.folded[a:b]
+        if len(gap.split()) > words or " but " in gap:
+            return False
+        between = self.text[a:b]
+        return not any(p in between for p in _CLAUSE_PUNCTUATION)
+
+    def governed(self, cues: list[Cue], hit: Hit) -> bool:
+        """Does a cue shortly before ``hit``, in the same sentence and clause, govern it?"""
+        for end, scope, cue_sentence in reversed(cues):
+            if end > hit.start:
+                continue
+            if cue_sentence != hit.sentence:
+                return False
+            if self.close(end, hit.start, scope):
+                return True
+        return False
+
+
+def scan(matcher: Matcher, name: Literal["title", "text"], text: str) -> ScannedField:
+    folded = fold(text)
+    starts = _sentence_starts(text) if name == "text" else [0]  # a title is one sentence
+    topic_hits, gazetteer_hits, context_hits = matcher.find(text, folded, starts)
+    f = ScannedField(name, text, folded, starts, topic_hits, gazetteer_hits, context_hits)
+    for hit in context_hits:
+        kind = hit.term.kind
+        if kind == "negation":
+            f.negations.append((hit.end, int(hit.term.weight), hit.sentence))
+        elif kind == "hedge":
+            f.hedges.append((hit.end, int(hit.term.weight), hit.sentence))
+    return f
+
+
+class PassingTemplates:
+    """"{}-born", "in {} trading": words around a place that make it a passing mention."""
+
+    def __init__(self, templates: list[str]):
+        before, after, both = [], [], []
+        for template in templates:
+            # folded like the text, so "{}-born" also covers "Canadian born"; spaces at the joins
+            # are kept because the article has them too ("in Asian trading")
+            prefix, suffix = (fold(part) for part in template.split("{}"))
+            if prefix and suffix:
+                both.append((prefix, suffix))
+            elif prefix:
+                before.append(prefix)
+            else:
+                after.append(suffix)
+        self._before, self._after, self._both = tuple(before), tuple(after), both
+        self._both_suffixes = tuple(q for _, q in both)
+
+    def matches(self, folded: str, start: int, end: int) -> bool:
+        if self._after and folded.startswith(self._after, end):
+            return True
+        if self._before and folded.endswith(self._before, 0, start):
+            return True
+        if not (self._both_suffixes and folded.startswith(self._both_suffixes, end)):
+            return False
+        return any(folded.endswith(p, 0, start) and folded.startswith(q, end) for p, q in self._both)
