@@ -111,3 +111,35 @@ def test_sources_check_fetches_and_parses_each_feed(tmp_path):
         feeds = json.loads(result.stdout)["feeds"]
         assert feeds[0]["ok"] and feeds[0]["items"] == 5
         assert not feeds[1]["ok"] and "404" in feeds[1]["error"]
+
+
+def test_tag_filters_and_facets_find_the_seed_article(demo_home):
+    home, _ = demo_home
+    result = json.loads(regwire("search", "--jurisdiction", "kz", "--topic", "fiat-ramp", "--min-relevance", "0.5",
+                                "--json", home=home).stdout)
+    titles = [h["title"] for h in result["hits"]]
+    assert "Kazakhstan ready to legalize crypto-to-cash conversion, says president" in titles
+    seed = next(h for h in result["hits"] if h["title"].startswith("Kazakhstan ready"))
+    assert {"KZ", "RU", "GE", "EU", "US"} == set(seed["jurisdictions"])
+    assert {"fiat-ramp", "legalization", "licensing", "mining", "sanctions", "payments"} == set(seed["topics"])
+    everything = json.loads(regwire("search", "--json", "--limit", "0", home=home).stdout)
+    assert everything["total"] == 13 and everything["facets"]["jurisdiction"]["KZ"] >= 2
+    negatives = json.loads(regwire("search", "--min-relevance", "0.5", "--json", "--limit", "50", home=home).stdout)
+    assert not any("Bitcoin slides" in h["title"] for h in negatives["hits"])  # price news is not regulation
+    shown = json.loads(regwire("show", seed["id"], "--json", home=home).stdout)
+    assert shown["tags"]["primary_jurisdiction"] == "KZ"
+    assert {"AIFC", "Halyk Bank", "Bank of Russia"} <= {e["name"] for e in shown["tags"]["entities"]}
+
+
+def test_retag_updates_articles_tagged_by_another_taxonomy(demo_home):
+    from pipeline.store import SQLiteStore
+
+    home, _ = demo_home
+    with SQLiteStore(home / "regwire.db") as store:
+        article = next(store.iter_articles())
+        store.set_tags(article.id, article.tags.model_copy(update={"taxonomy_version": "old", "topics": []}))
+    result = regwire("retag", home=home)
+    assert result.returncode == 0 and "re-tagged 1 article(s)" in result.stdout
+    with SQLiteStore(home / "regwire.db") as store:
+        assert store.get_article(article.id).tags.taxonomy_version != "old"
+    assert "re-tagged 13 article(s)" in regwire("retag", "--all", home=home).stdout
