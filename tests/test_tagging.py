@@ -84,10 +84,13 @@ def test_seed_evidence_points_at_the_text(seed_tags: Tags):
 
 # ---------------------------------------------------------------------------------------- dev set
 def test_dev_set_shape(articles):
-    assert len(articles) >= 60
+    assert len(articles) >= 200
     english = [a for a in articles if a.language == "en"]
-    assert sum(not a.labels.relevant for a in english) >= 10
-    assert sum(a.split == "heldout" for a in articles) >= 20
+    assert sum(not a.labels.relevant for a in english) >= 40
+    heldout = [a for a in articles if a.split == "heldout"]
+    assert len(heldout) >= 30
+    # the current held-out set was written at realistic news length (docs/tagging.md)
+    assert all(250 <= len(a.text.split()) <= 600 for a in heldout), [a.id for a in heldout]
     assert len({a.id for a in articles}) == len(articles)
     for a in articles:
         assert set(a.labels.topics) <= set(TOPICS), a.id
@@ -99,8 +102,9 @@ def test_dev_split_floors(tagger: Tagger, articles):
     dev = [a for a in articles if a.split == "dev" and a.language == "en"]
     report = evaluate(dev, tagger.tag)
     detail = "\n".join(report.errors)
-    assert report.topics.f1 >= 0.85, detail
-    assert report.jurisdictions.f1 >= 0.95, detail
+    # measured 0.93 / 0.95 / 0.99 / 0.99 on 209 articles (docs/tagging.md)
+    assert report.topics.f1 >= 0.90, detail
+    assert report.jurisdictions.f1 >= 0.93, detail
     assert report.primary_accuracy >= 0.97, detail
     assert report.relevance_accuracy >= 0.97, detail
 
@@ -111,8 +115,9 @@ def test_heldout_split_regression_floors(tagger: Tagger, articles):
     heldout = [a for a in articles if a.split == "heldout" and a.language == "en"]
     report = evaluate(heldout, tagger.tag)
     detail = "\n".join(report.errors)
-    assert report.topics.f1 >= 0.75, detail
-    assert report.jurisdictions.f1 >= 0.90, detail
+    # round 7, taxonomy 2c40d37b9bd3: measured 0.84 / 0.88 / 0.94 / 0.94 on 31 articles
+    assert report.topics.f1 >= 0.80, detail
+    assert report.jurisdictions.f1 >= 0.85, detail
     assert report.primary_accuracy >= 0.90, detail
     assert report.relevance_accuracy >= 0.90, detail
 
@@ -153,6 +158,41 @@ def test_hedged_evidence_counts_less(tagger: Tagger):
     first = lambda tags: min((m for m in tags.matches if m.label == "topic:ban"), key=lambda m: m.offset)  # noqa: E731
     assert "ban" in plain.topics and "ban" in hedged.topics
     assert first(hedged).weight == pytest.approx(first(plain).weight * load_taxonomy().scoring.hedge_factor)
+
+
+def test_hedging_does_not_weaken_subject_topics(tagger: Tagger):
+    # "is exploring a CBDC" is still a statement about CBDCs, though "could ban" is less than a ban
+    body = ("The central bank said crypto remains illegal and warned the public about the risks. "
+            "Officials said the central bank is exploring a central bank digital currency.")
+    tags = tagger.tag("Central bank warns on crypto", body)
+    cbdc = [m for m in tags.matches if m.label == "topic:cbdc"]
+    assert "cbdc" in tags.topics
+    scoring = load_taxonomy().scoring
+    expected = load_taxonomy().topics["cbdc"].patterns["central bank digital currenc*"] * scoring.lead_weight
+    assert cbdc and cbdc[0].offset < scoring.lead_chars and cbdc[0].weight == pytest.approx(expected)
+
+
+def test_weak_words_alone_do_not_make_a_topic(tagger: Tagger):
+    # "banks" is 0.25 fiat-ramp evidence: named again and again it still says nothing about on-ramps
+    banks = " ".join(["Banks said the crypto rules were welcome, and banks will comply with them."] * 6)
+    tags = tagger.tag("Regulator publishes crypto licensing rules",
+                      "The regulator published licensing rules for crypto exchanges. " + banks)
+    assert "fiat-ramp" not in tags.topics
+    with_anchor = tagger.tag("Regulator publishes crypto licensing rules",
+                             "The regulator published licensing rules for crypto exchanges. " + banks
+                             + " Exchanges will be able to open bank accounts for customers.")
+    assert "fiat-ramp" in with_anchor.topics
+
+
+def test_a_company_named_often_counts_once_for_its_home(tagger: Tagger):
+    # Coinbase is a US company; naming it ten times in an Irish enforcement story is not US news
+    text = ("The Central Bank of Ireland fined Coinbase Europe for anti-money laundering failures. "
+            + "Coinbase said it had fixed the problem. " * 10)
+    tags = tagger.tag("Irish regulator fines Coinbase", text)
+    assert tags.primary_jurisdiction == "IE"
+    assert "US" not in tags.jurisdictions
+    us = [m for m in tags.matches if m.label == "jurisdiction:US"]
+    assert not us
 
 
 def test_born_founder_is_not_a_jurisdiction(tagger: Tagger):

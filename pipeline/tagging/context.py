@@ -7,28 +7,26 @@ scoring needs to judge each hit in context.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Literal
 
 from .matcher import Hit, Matcher, fold
 
 # A sentence ends at . ! ? (plus closing quotes) or a line break, before a capitalised word.
-# Starting the pattern with a character class lets the regex engine skip ahead to stops quickly;
-# abbreviations ("U.S. Treasury", "St. Petersburg") are filtered in _sentence_starts.
-_SENTENCE_END = re.compile(r"[.!?\n][\"'\u201d\u2019)\]]*\s+(?=[\"'\u201c\u2018(\[]?[A-Z0-9])")
+# A full stop right after a known abbreviation or a single capital letter ("U.S. Treasury",
+# "St. Petersburg", "Mr. Smith") ends nothing; fixed-width lookbehinds say so inside the regex,
+# so the only Python work per sentence is appending its start.
 _ABBREVIATIONS = frozenset({"Mr", "Ms", "Dr", "St", "No", "Inc", "Co", "Corp", "Ltd", "Jr", "vs"})
+# (Starting the pattern with a character class lets the regex engine skip ahead to stops quickly.)
+_NOT_AFTER = "".join(rf"(?<!\b{a}\.)" for a in sorted(_ABBREVIATIONS)) + r"(?<!\b[A-Z]\.)"
+_SENTENCE_END = re.compile(
+    rf"[.!?\n]{_NOT_AFTER}[\"'\u201d\u2019)\]]*\s+(?=[\"'\u201c\u2018(\[]?[A-Z0-9])")
 
 
 def _sentence_starts(text: str) -> list[int]:
     starts = [0]
-    for m in _SENTENCE_END.finditer(text):
-        stop = m.start()
-        if text[stop] == ".":
-            word = text[max(0, stop - 4):stop].rsplit(None, 1)[-1] if stop else ""
-            word = word.rsplit(".", 1)[-1]
-            if word in _ABBREVIATIONS or (len(word) == 1 and word.isupper()):
-                continue
-        starts.append(m.end())
+    starts += [m.end() for m in _SENTENCE_END.finditer(text)]
     return starts
 
 
@@ -37,6 +35,7 @@ _CLAUSE_PUNCTUATION = (",", ";", ":", "\u2014", "(", ")", ".", "!", "?", "\n")
 
 #: (end offset of the cue, scope in words, sentence index)
 Cue = tuple[int, int, int]
+_AFTER_ANY_SCOPE = 1 << 30  # sorts after every (end, scope, ...) cue with the same end
 
 
 @dataclass(slots=True)
@@ -64,9 +63,13 @@ class ScannedField:
 
     def governed(self, cues: list[Cue], hit: Hit) -> bool:
         """Does a cue shortly before ``hit``, in the same sentence and clause, govern it?"""
-        for end, scope, cue_sentence in reversed(cues):
-            if end > hit.start:
-                continue
+        if not cues:
+            return False
+        # cues are in text order and do not overlap, so their ends ascend: start from the last
+        # cue that ends at or before the hit instead of walking back from the end of the text
+        i = bisect_right(cues, (hit.start, _AFTER_ANY_SCOPE))
+        for j in range(i - 1, -1, -1):
+            end, scope, cue_sentence = cues[j]
             if cue_sentence != hit.sentence:
                 return False
             if self.close(end, hit.start, scope):

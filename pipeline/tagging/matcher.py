@@ -82,6 +82,7 @@ _LAYER_OF = {"topic": Layer.TOPIC, "topic_negative": Layer.TOPIC, "jurisdiction"
 _KIND_NAMES = {"names": "name", "adjectives": "adjective", "demonyms": "demonym", "capitals": "capital",
                "places": "place", "laws": "law"}
 _BY_START_LONGEST_FIRST = itemgetter(0, 1)  # raw hits are (start, -end, term)
+_new_hit = tuple.__new__  # builds a Hit without the generated __new__'s argument handling
 
 
 def fold(text: str) -> str:
@@ -157,7 +158,15 @@ class Matcher:
 
         self._automaton = ahocorasick.Automaton()
         for key, terms in entries.items():
-            self._automaton.add_word(key, (len(key), tuple(terms)))
+            # Whether a phrase is a prefix is part of its key (no trailing space), so it holds for
+            # every term of the key; the per-hit work then depends only on whether a term has a
+            # case rule. Terms carry their layer as an int, ready to index the result lists.
+            prefix = not key.endswith(" ")
+            if all(t.case is Case.ANY for t in terms):
+                payload = (prefix, False, tuple((int(t.layer), t) for t in terms))
+            else:
+                payload = (prefix, True, tuple((int(t.layer), t, int(t.case), t.written) for t in terms))
+            self._automaton.add_word(key, (len(key), payload))
         self._automaton.make_automaton()
         self.size = len(entries)
 
@@ -165,38 +174,44 @@ class Matcher:
         """Hits in ``text`` (``folded`` is ``fold(text)``) as (topic, gazetteer, context) lists sorted by offset."""
         padded = " " + folded + " "
         layers: tuple[list, list, list] = ([], [], [])
-        for last, (length, terms) in self._automaton.iter(padded):
+        exact = int(Case.EXACT)
+        for last, (length, (prefix, cased, items)) in self._automaton.iter(padded):
             # padded[i] is text[i - 1], and the key's leading space sits just before the phrase
             start = last - length + 1
-            for term in terms:
-                if term.prefix:  # the rest of the word: "licens" -> "licensing"
-                    end = padded.find(" ", last + 1) - 1
-                else:
-                    end = last - 1  # the key's trailing space
-                if term.case:
-                    if term.case is Case.EXACT:
-                        if text[start:start + len(term.written)] != term.written:
+            if prefix:  # the rest of the word: "licens" -> "licensing"
+                end = padded.find(" ", last + 1) - 1
+            else:
+                end = last - 1  # the key's trailing space
+            if not cased:
+                for layer, term in items:
+                    layers[layer].append((start, -end, term))
+                continue
+            for layer, term, case, written in items:
+                if case:
+                    if case == exact:
+                        if not text.startswith(written, start):
                             continue
                     elif not text[start].isupper():
                         continue
-                layers[term.layer].append((start, -end, term))
+                layers[layer].append((start, -end, term))
         return tuple(_longest(raw, sentence_starts) for raw in layers)  # type: ignore[return-value]
 
 
 def _longest(raw: list[tuple[int, int, Term]], sentence_starts: list[int]) -> list[Hit]:
     """Leftmost-longest non-overlapping hits (every term of a winning span is kept), with their sentence."""
+    if not raw:
+        return []
     raw.sort(key=_BY_START_LONGEST_FIRST)
     kept: list[Hit] = []
-    span_end = -1
-    span = (-1, -1)
+    span_start = span_end = -1  # the span that won last
     sentence, last_sentence = 0, len(sentence_starts) - 1
     for start, negative_end, term in raw:
         end = -negative_end
-        if (start, end) != span:
+        if start != span_start or end != span_end:
             if start < span_end:
                 continue  # inside a longer phrase
-            span, span_end = (start, end), end
+            span_start, span_end = start, end
         while sentence < last_sentence and sentence_starts[sentence + 1] <= start:
             sentence += 1
-        kept.append(Hit(start, end, term, sentence))
+        kept.append(_new_hit(Hit, (start, end, term, sentence)))
     return kept

@@ -16,12 +16,14 @@ from functools import lru_cache
 from pathlib import Path
 
 from .context import PassingTemplates, ScannedField, scan
-from .language import detect_language
+from .language import detect_folded
 from .matcher import Hit, Matcher
 from .models import Tags
 from .taxonomy import Taxonomy, load_taxonomy
 
 _SUPRANATIONAL = frozenset({"EU", "INT"})
+_RELEVANCE_KINDS = frozenset({"crypto", "off_topic", "regulatory"})
+_LANGUAGE_SAMPLE = 800  # characters of title and text the language guess reads
 
 #: (field, hit, weight) - one occurrence and what it added to its label
 Evidence = tuple[ScannedField, Hit, float]
@@ -55,7 +57,9 @@ class Tagger:
 
         topics: list[str] = []
         if relevance >= 0.5:  # topics describe crypto-regulation content; an article without it has none
-            topics = sorted((t for t, v in topic_scores.items() if v >= self._s.topic_threshold),
+            anchor = self._s.topic_anchor_weight
+            topics = sorted((t for t, v in topic_scores.items() if v >= self._s.topic_threshold
+                             and any(w > 0 and hit.term.weight >= anchor for _, hit, w in topic_evidence[t])),
                             key=lambda t: -topic_scores[t])
         jurisdictions = sorted((j for j, v in jur_scores.items() if v >= self._s.jurisdiction_threshold),
                                key=lambda j: -jur_scores[j])
@@ -79,7 +83,8 @@ class Tagger:
             "entities": entities,
             "relevance": round(relevance, 4),
             "matches": matches,
-            "language": detect_language(f"{title}\n{text}"),
+            # fold() works character by character, so this is fold(f"{title}\n{text}"[:800])
+            "language": detect_folded(f"{fields[0].folded} {fields[1].folded}"[:_LANGUAGE_SAMPLE]),
             "taxonomy_version": self.version,
         })
 
@@ -104,36 +109,48 @@ class Tagger:
 
     # ------------------------------------------------------------------ topics
     def _score_topics(self, fields: list[ScannedField]) -> tuple[dict[str, float], dict[str, list[Evidence]]]:
+        s = self._s
         scores: dict[str, float] = {}
         evidence: dict[str, list[Evidence]] = {}
         negated_in_title: set[str] = set()  # fields[0] is the title, scored first
+        regulatory_topics = self._regulatory_topics
         for f in fields:
+            if not f.topic_hits:
+                continue
             vetoed = {(h.sentence, h.term.ref) for h in f.topic_hits if h.term.kind == "topic_negative"}
             names = [(h.start, h.end) for h in f.gazetteer_hits if h.term.kind == "entity"]
             name_starts = [start for start, _ in names]
+            title = f.name == "title"
+            negations, hedges, governed = f.negations, f.hedges, f.governed
             for hit in f.topic_hits:
                 term = hit.term
                 if term.kind != "topic" or term.weight <= 0:
                     continue
+                ref, start = term.ref, hit.start
                 # words inside a name ("Securities and Futures Commission") are not topic evidence
-                i = bisect_right(name_starts, hit.start) - 1
-                if i >= 0 and names[i][1] >= hit.end:
+                if names:
+                    i = bisect_right(name_starts, start) - 1
+                    if i >= 0 and names[i][1] >= hit.end:
+                        continue
+                if vetoed and (hit.sentence, ref) in vetoed:
                     continue
-                if (hit.sentence, term.ref) in vetoed:
-                    continue
-                if f.governed(f.negations, hit):
+                if negations and governed(negations, hit):
                     weight = 0.0
-                    if f.name == "title":
-                        negated_in_title.add(term.ref)
+                    if title:
+                        negated_in_title.add(ref)
                 else:
-                    weight = term.weight * self._position(f, hit.start)
-                    if f.governed(f.hedges, hit):
-                        weight *= self._s.hedge_factor
-                    if f.name == "text" and term.ref in negated_in_title:
+                    # self._position, inlined: this loop sees every topic phrase
+                    weight = term.weight * (s.title_weight if title else
+                                            s.lead_weight if start < s.lead_chars else 1.0)
+                    # "could ban" is less than a ban; "is exploring a CBDC" is still about CBDCs,
+                    # so hedging weakens only the regulatory topics, not the subject ones
+                    if hedges and ref in regulatory_topics and governed(hedges, hit):
+                        weight *= s.hedge_factor
+                    if not title and ref in negated_in_title:
                         # the headline frames the story ("denies plans to ban"); the body reports on it
-                        weight *= self._s.negated_title_factor
-                scores[term.ref] = scores.get(term.ref, 0.0) + weight
-                evidence.setdefault(term.ref, []).append((f, hit, weight))
+                        weight *= s.negated_title_factor
+                scores[ref] = scores.get(ref, 0.0) + weight
+                evidence.setdefault(ref, []).append((f, hit, weight))
         return scores, evidence
 
     # ------------------------------------------------------------------ relevance
@@ -141,15 +158,23 @@ class Tagger:
                    entity_evidence: dict[str, list[Evidence]]) -> float:
         """Regulatory evidence against price/hack/product evidence, gated by how much the article is about crypto."""
         crypto = off_topic = regulatory = 0.0
+        s = self._s
         for f in fields:
+            title = f.name == "title"
             for hit in f.context_hits:
-                kind = hit.term.kind
+                term = hit.term
+                kind = term.kind
+                if kind not in _RELEVANCE_KINDS:
+                    continue
+                # self._position, inlined: this loop sees every context cue
+                weight = term.weight * (s.title_weight if title else
+                                        s.lead_weight if hit.start < s.lead_chars else 1.0)
                 if kind == "crypto":
-                    crypto += hit.term.weight * self._position(f, hit.start)
+                    crypto += weight
                 elif kind == "off_topic":
-                    off_topic += hit.term.weight * self._position(f, hit.start)
-                elif kind == "regulatory":
-                    regulatory += hit.term.weight * self._position(f, hit.start)
+                    off_topic += weight
+                else:
+                    regulatory += weight
         regulatory += sum(v for t, v in topic_scores.items() if t in self._regulatory_topics)
         # "Binance" says as much about crypto as "crypto" does
         crypto += sum(self._position(f, hit.start) for name, evidence in entity_evidence.items()
@@ -166,17 +191,23 @@ class Tagger:
     ]:
         """Scores and evidence per jurisdiction, and the evidence for each named entity."""
         s = self._s
+        passing = self._passing.matches
         mentions: list[Evidence] = []  # with position and context applied, before the kind weight
         for f in fields:
+            if not f.gazetteer_hits:
+                continue
             actions = [h for h in f.topic_hits if h.term.kind == "topic" and h.term.weight >= 1.0]
             action_starts = [h.start for h in actions]
+            title, folded, regulatory = f.name == "title", f.folded, f.regulatory_sentences
             for hit in f.gazetteer_hits:
-                if hit.term.kind == "region" or self._passing.matches(f.folded, hit.start, hit.end):
+                start = hit.start
+                if hit.term.kind == "region" or passing(folded, start, hit.end):
                     continue
-                weight = self._position(f, hit.start)
-                if hit.sentence not in f.regulatory_sentences:
+                # self._position, inlined
+                weight = s.title_weight if title else s.lead_weight if start < s.lead_chars else 1.0
+                if hit.sentence not in regulatory:
                     weight *= s.non_regulatory_sentence
-                elif self._near_action(f, hit, actions, action_starts):
+                elif actions and self._near_action(f, hit, actions, action_starts):
                     weight *= s.proximity_bonus
                 mentions.append((f, hit, weight))
 
@@ -189,9 +220,18 @@ class Tagger:
                 scores[code] = scores.get(code, 0.0) + weight
                 evidence.setdefault(code, []).append((f, hit, weight))
 
+        credited: dict[str, float] = {}  # best weight so far of each bank, exchange or company
+
         def credit_entity(name: str, f: ScannedField, hit: Hit, weight: float) -> None:
             spec = self._entities[name]
-            credit(spec.jurisdiction, f, hit, weight * s.entity_weights.get(spec.type, 0.0))
+            kind_weight = s.entity_weights.get(spec.type, 0.0)
+            weight *= kind_weight
+            if kind_weight < s.repeat_entity_below:
+                # named again and again, a company still says only once where it is from
+                best = credited.get(name, 0.0)
+                credited[name] = max(best, weight)
+                weight -= best
+            credit(spec.jurisdiction, f, hit, weight)
             entity_evidence.setdefault(name, []).append((f, hit, self._position(f, hit.start)))
 
         ambiguous = []

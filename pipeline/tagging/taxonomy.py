@@ -134,6 +134,9 @@ class ScoringSpec(_Strict):
     lead_chars: int = 300
     hedge_factor: float = 0.6
     topic_threshold: float = 1.6
+    #: a topic is kept only if at least one of its phrases weighs this much in the taxonomy:
+    #: "banks" (0.25) six times is not a statement about fiat ramps
+    topic_anchor_weight: float = 0.8
     #: body evidence for a topic the headline negates ("denies plans to ban") is worth this much
     negated_title_factor: float = 0.3
     #: a phrase of a regulatory topic this heavy makes its sentence "about rules"
@@ -148,6 +151,9 @@ class ScoringSpec(_Strict):
     supranational_share: float = 0.6
     kind_weights: dict[str, float] = Field(default_factory=dict)
     entity_weights: dict[str, float] = Field(default_factory=dict)
+    #: entity types below this weight (banks, exchanges, companies) count once per article for
+    #: their jurisdiction, however often they are named: a company's home is not its subject
+    repeat_entity_below: float = 1.0
     relevance_slope: float = 2.5
     relevance_bias: float = 0.8
     relevance_crypto_min: float = 3.0
