@@ -16,9 +16,9 @@ $(VENV)/.core: $(BIN)/python pyproject.toml constraints.txt
 	$(BIN)/pip install -q -c constraints.txt -e .
 	touch $@
 
-# Everything: search clients, Airflow, alerts, web app and test tools.
+# Everything: search clients, Airflow, web app and test tools.
 $(VENV)/.dev: $(BIN)/python pyproject.toml constraints.txt
-	$(BIN)/pip install -q -c constraints.txt -e '.[search,alerts,airflow,serve,test]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[search,airflow,serve,test]'
 	touch $@ $(VENV)/.core
 
 setup: $(VENV)/.core

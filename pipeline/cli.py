@@ -14,11 +14,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .errors import ArticleNotFoundError, ConfigError, QuerySyntaxError, RegwireError
+from .alerts import Alert, AppriseSender, open_alert_store
+from .cli_alerts import alerts_app
+from .cli_common import JsonOption, cli_errors, console, emit_json, err_console, fail
+from .cli_index import deadletter_app, index_app, kibana_app
+from .cli_serve import serve
+from .errors import RegwireError
 from .models import FeedStatus
 from .query import SearchQuery, Sort
 from .runner import Pipeline, SourceReport
@@ -31,44 +35,24 @@ from .tagging import default_tagger
 app = typer.Typer(help="regwire: crypto-regulation news ingestion.", no_args_is_help=True, add_completion=False)
 sources_app = typer.Typer(help="Inspect and manage the configured sources.", no_args_is_help=True)
 app.add_typer(sources_app, name="sources")
+app.add_typer(alerts_app, name="alerts")
+app.add_typer(index_app, name="index")
+app.add_typer(deadletter_app, name="deadletter")
+app.add_typer(kibana_app, name="kibana")
+app.command()(serve)
 
-console = Console()
-err_console = Console(stderr=True)
 
 SourcesOption = Annotated[Path | None, typer.Option("--sources", help="sources YAML (default: REGWIRE_SOURCES)")]
-JsonOption = Annotated[bool, typer.Option("--json", help="stable JSON output for scripts")]
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err_console.print(f"[red]error:[/red] {escape(message)}")
-    return typer.Exit(code)
-
-
-@contextmanager
-def _errors() -> Iterator[None]:
-    """Map library errors to exit codes: configuration and usage → 2, anything else → 1."""
-    try:
-        yield
-    except (ConfigError, QuerySyntaxError) as exc:
-        raise _fail(str(exc), 2) from exc
-    except ArticleNotFoundError as exc:
-        raise _fail(str(exc), 1) from exc
-    except RegwireError as exc:
-        raise _fail(str(exc), 1) from exc
 
 
 def _settings() -> Settings:
-    with _errors():
+    with cli_errors():
         return load_settings()
-
-
-def _emit_json(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
 def _store(settings: Settings) -> closing[Store]:
     """The store the settings select (embedded SQLite unless a search engine is configured), closed after use."""
-    with _errors():
+    with cli_errors():
         return closing(open_store(settings))
 
 
@@ -97,7 +81,7 @@ def _report_json(reports: list[SourceReport]) -> list[dict[str, Any]]:
 @contextmanager
 def _pipeline(settings: Settings) -> Iterator[Pipeline]:
     """A pipeline over the configured store, with the configured tagger; closed (store and fetcher) after use."""
-    with _errors():
+    with cli_errors():
         tagger = default_tagger(settings.taxonomy)
     with _store(settings) as store:
         pipeline = Pipeline(settings, store, tagger=tagger)
@@ -108,7 +92,7 @@ def _pipeline(settings: Settings) -> Iterator[Pipeline]:
 
 
 def _run_once(pipeline: Pipeline, sources: list[Source], *, force: bool, quiet: bool) -> list[SourceReport]:
-    with _errors():
+    with cli_errors():
         if quiet:
             return pipeline.run(sources, force=force)
         with console.status(f"polling {len(sources)} source(s)…"):
@@ -124,7 +108,7 @@ def run(
 ) -> None:
     """Poll due feeds, fetch and index new articles. Without --once, keep polling until interrupted."""
     settings = _settings()
-    with _errors():
+    with cli_errors():
         configured = load_sources(sources or settings.sources)
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -133,8 +117,9 @@ def run(
         with _pipeline(settings) as pipeline:
             while True:
                 reports = _run_once(pipeline, configured, force=force, quiet=as_json)
-                exit_code = 1 if any(not r.ok for r in reports) else 0
-                _print_reports(reports, as_json)
+                alerts = _evaluate_alerts(settings, pipeline.store, reports)
+                exit_code = 1 if any(not r.ok for r in reports) or not alerts.get("ok", True) else 0
+                _print_reports(reports, alerts, as_json)
                 if once or stop.is_set():
                     break
                 force = False
@@ -151,14 +136,36 @@ def run(
     raise typer.Exit(exit_code)
 
 
-def _print_reports(reports: list[SourceReport], as_json: bool) -> None:
+def _evaluate_alerts(settings: Settings, store: Store, reports: list[SourceReport], **kwargs: Any) -> dict[str, Any]:
+    """Evaluate every alert on this pass's new and updated articles and deliver; also sends due retries.
+
+    An alert failure is reported (and makes the exit code 1) but never stops the polling loop.
+    """
+    from .alerts import AlertEvaluationError, evaluate_and_deliver
+
+    ids = [article_id for r in reports for article_id in r.changed_ids]
+    try:
+        return evaluate_and_deliver(settings, store, ids, **kwargs).as_json()
+    except AlertEvaluationError as exc:
+        return {**exc.report.as_json(), "ok": False}
+    except RegwireError as exc:
+        return {"ok": False, "errors": [str(exc)]}
+
+
+def _print_reports(reports: list[SourceReport], alerts: dict[str, Any], as_json: bool) -> None:
     if as_json:
-        _emit_json(_report_json(reports))
+        emit_json({"sources": _report_json(reports), "alerts": alerts})
         return
     console.print(_summary_table(reports))
     for r in reports:
         for error in r.errors:
             err_console.print(f"[yellow]{escape(r.source)}[/yellow]: {escape(error)}")
+    if alerts.get("alerts") or alerts.get("errors"):
+        console.print(f"alerts: {alerts.get('alerts', 0)} evaluated, {alerts.get('matches', 0)} match(es), "
+                      f"{alerts.get('sent', 0)} sent, {alerts.get('failed', 0)} to retry, "
+                      f"{alerts.get('given_up', 0)} given up")
+    for error in alerts.get("errors", []):
+        err_console.print(f"[yellow]alerts[/yellow]: {escape(error)}")
 
 
 # -- search and show ------------------------------------------------------------------------------------------------
@@ -169,7 +176,7 @@ def _parse_day(value: str | None, option: str) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError as exc:
-        raise _fail(f"{option}: {value!r} is not an ISO date (YYYY-MM-DD)") from exc
+        raise fail(f"{option}: {value!r} is not an ISO date (YYYY-MM-DD)") from exc
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
@@ -210,10 +217,10 @@ def search(
         languages=language or [], min_relevance=min_relevance, since=_parse_day(since, "--since"),
         until=_parse_day(until, "--until"), sort=sort, limit=limit,
     )
-    with _errors(), _store(settings) as store:
+    with cli_errors(), _store(settings) as store:
         result = store.search(request)
     if as_json:
-        _emit_json(result.model_dump(mode="json"))
+        emit_json(result.model_dump(mode="json"))
         return
     console.print(f"[bold]{result.total}[/bold] article(s) match {escape(repr(query))}")
     for hit in result.hits:
@@ -241,10 +248,10 @@ def show(
 ) -> None:
     """Show one article with its metadata, tags and their evidence."""
     settings = _settings()
-    with _errors(), _store(settings) as store:
+    with cli_errors(), _store(settings) as store:
         articles = store.article_versions(article_id) if versions else [store.get_article(article_id)]
     if as_json:
-        _emit_json([a.model_dump(mode="json") for a in articles] if versions else articles[0].model_dump(mode="json"))
+        emit_json([a.model_dump(mode="json") for a in articles] if versions else articles[0].model_dump(mode="json"))
         return
     for article in articles:
         console.rule(f"[bold]{escape(article.title)}[/bold]")
@@ -281,7 +288,7 @@ def show(
 def sources_list(sources: SourcesOption = None, as_json: JsonOption = False) -> None:
     """Configured sources with each feed's state: status, errors, last error, next poll."""
     settings = _settings()
-    with _errors():
+    with cli_errors():
         configured = load_sources(sources or settings.sources)
     with _store(settings) as store:
         states = {s.feed_url: s for s in store.feed_states()}
@@ -300,7 +307,7 @@ def sources_list(sources: SourcesOption = None, as_json: JsonOption = False) -> 
                 "poll_interval": source.poll_interval or settings.default_poll_interval,
             })
     if as_json:
-        _emit_json(rows)
+        emit_json(rows)
         return
     table = Table("source", "feed", "status", "errors", "last polled", "next poll", "last error")
     for row in rows:
@@ -324,7 +331,7 @@ def sources_check(
     from .http import Fetcher
 
     settings = _settings()
-    with _errors():
+    with cli_errors():
         configured = load_sources(sources or settings.sources)
     rows: list[dict[str, Any]] = []
     if not offline:
@@ -340,7 +347,7 @@ def sources_check(
                         rows.append({"source": source.name, "feed": feed, "ok": False, "items": 0, "error": str(exc)})
     failed = any(not r["ok"] for r in rows)
     if as_json:
-        _emit_json({"file": str(sources or settings.sources or "default"), "sources": len(configured), "feeds": rows})
+        emit_json({"file": str(sources or settings.sources or "default"), "sources": len(configured), "feeds": rows})
     else:
         console.print(f"[green]valid[/green]: {len(configured)} source(s), "
                       f"{sum(len(s.feeds) for s in configured)} feed(s)")
@@ -358,11 +365,11 @@ def sources_enable(
 ) -> None:
     """Put suspended or disabled feeds back in rotation (due at once)."""
     settings = _settings()
-    with _errors():
+    with cli_errors():
         configured = load_sources(sources or settings.sources)
     feeds = {f for s in configured if name in (s.name, *s.feeds) for f in (s.feeds if s.name == name else [name])}
     if not feeds:
-        raise _fail(f"no source or feed named {name!r} in the sources file")
+        raise fail(f"no source or feed named {name!r} in the sources file")
     with _store(settings) as store:
         for state in store.feed_states():
             if state.feed_url in feeds:
@@ -380,7 +387,7 @@ def retag(
     from rich.progress import Progress
 
     settings = _settings()
-    with _errors():
+    with cli_errors():
         tagger = default_tagger(settings.taxonomy)
     with _store(settings) as store, Progress(console=console) as progress:
         task = progress.add_task("re-tagging", total=store.count_articles())
@@ -401,7 +408,7 @@ def demo(
     query: Annotated[str, typer.Option("--query", help="the example search")] = "Kazakhstan",
 ) -> None:
     """Serve the bundled sample news site on 127.0.0.1, run the pipeline over it, and search the result. Offline."""
-    from .demo import LoopbackSite
+    from .demo import LoopbackSite, Response
 
     home = home or Path(tempfile.mkdtemp(prefix="regwire-demo-"))
     with LoopbackSite() as site:
@@ -409,12 +416,23 @@ def demo(
         settings = load_settings(home=home, allow_networks="127.0.0.0/8", host_delay=0.05, sources=None,
                                  search_url=None)  # the demo always uses the embedded store
         demo_sources = Path(__file__).parent / "demo" / "sources.yaml"
-        with _errors():
+        with cli_errors():
             configured = load_sources(demo_sources, substitutions={"base_url": site.base_url})
+        site.route("/hooks/alerts", Response(200, b"ok"))
+        alert = _save_demo_alert(settings, site.url("/hooks/alerts").replace("http://", "json://"))
         console.print(f"sample news site at [link]{site.base_url}[/link]; data in {home}")
+        console.print(f"saved alert {alert.name!r}: {alert.q!r} with topic {', '.join(alert.topics)} "
+                      "→ the demo's webhook on 127.0.0.1")
         with _pipeline(settings) as pipeline:
             reports = _run_once(pipeline, configured, force=False, quiet=False)
+            alerts = _evaluate_alerts(settings, pipeline.store, reports,
+                                      sender=AppriseSender(allowed_hosts={"127.0.0.1"}))
+        delivered = [json.loads(body) for path, body in site.posted if path == "/hooks/alerts"]
     console.print(_summary_table(reports))
+    console.print(f"\n[bold]alert {alert.name!r}[/bold]: {alerts.get('matches', 0)} match(es), "
+                  f"{len(delivered)} message(s) received by the webhook")
+    for message in delivered:
+        console.print(f"  [green]→[/green] {escape(message.get('title', ''))}")
     console.print(f"\n[bold]regwire search {query!r}[/bold]")
     with _store(settings) as store:
         result = store.search(SearchQuery(q=query, limit=5))
@@ -425,7 +443,17 @@ def demo(
         console.print(f"    {snippet_markup(hit.snippet)}")
     console.print(f"\nTry: REGWIRE_HOME={home} regwire search 'stablecoin OR CBDC' --jurisdiction HK")
     console.print(f"     REGWIRE_HOME={home} regwire show {result.hits[0].id[:12] if result.hits else 'ID'}")
-    raise typer.Exit(1 if any(not r.ok for r in reports) else 0)
+    console.print(f"     REGWIRE_HOME={home} regwire alerts log")
+    ok = all(r.ok for r in reports) and alerts.get("ok", False)
+    raise typer.Exit(0 if ok else 1)
+
+
+def _save_demo_alert(settings: Settings, webhook: str) -> Alert:
+    alert = Alert(name="Kazakhstan crypto-to-cash", owner="demo analyst", q="Kazakhstan", topics=["fiat-ramp"],
+                  channels=[webhook])
+    with _store(settings) as store, closing(open_alert_store(settings, store)) as alert_store:
+        alert_store.save_alert(alert, datetime.now(UTC))
+    return alert
 
 
 def main() -> None:

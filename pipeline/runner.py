@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from .errors import FeedParseError, FetchError, RegwireError
+from .errors import FeedParseError, FetchError, RegwireError, StoreError
 from .extract import extract_article, reconcile_dates
 from .feeds import parse_feed
 from .http import Fetcher
@@ -89,7 +89,12 @@ class Pipeline:
         """Poll one source's due feeds and store what is new. A failing feed never stops the others."""
         report = SourceReport(source.name)
         for feed_url in source.feeds:
-            state = self.store.get_feed_state(feed_url) or FeedState(feed_url=feed_url, source=source.name)
+            try:
+                state = self.store.get_feed_state(feed_url) or FeedState(feed_url=feed_url, source=source.name)
+            except StoreError as exc:  # the store is down: this feed waits for the next run, the others still try
+                report.failed += 1
+                report.errors.append(f"{feed_url}: cannot read feed state: {exc}")
+                continue
             if not (force and state.status is FeedStatus.ACTIVE) and not is_due(state, self.clock()):
                 report.skipped += 1
                 continue
@@ -131,7 +136,11 @@ class Pipeline:
         report.failed += 1
         report.errors.append(f"{state.feed_url}: {exc.reason if isinstance(exc, FetchError | FeedParseError) else exc}")
         log.warning("feed %s failed: %s", state.feed_url, exc)
-        self.store.save_feed_state(after_failure(state, self.clock(), exc, self.settings, self.rng))
+        try:
+            self.store.save_feed_state(after_failure(state, self.clock(), exc, self.settings, self.rng))
+        except StoreError as store_exc:  # nothing is lost: no validator was saved, so the next run polls again
+            report.errors.append(f"{state.feed_url}: feed state not saved: {store_exc}")
+            log.error("feed %s: state not saved: %s", state.feed_url, store_exc)
 
     # -- items ----------------------------------------------------------------------------------------------------
 

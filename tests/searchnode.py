@@ -302,6 +302,45 @@ def search_node_fixture(**kwargs) -> Iterator[SearchNode]:
         node.close()
 
 
+_shared: "dict[str, object]" = {}
+_shared_lock = threading.Lock()
+
+
+def shared_search_node() -> SearchNode:
+    """One node per test process, started on first use and closed at exit.
+
+    Several test modules need the node; a session fixture defined in each module would start one node per module,
+    so their fixtures call this instead (conftest.py is not ours to change). Tests that stop the node (restart
+    tests) bring it back before they return, or use a node of their own.
+    """
+    with _shared_lock:
+        node = _shared.get("node")
+        if isinstance(node, SearchNode) and node.running:
+            return node
+        node = SearchNode()
+        node.start()
+        missing = set(REQUIRED_PLUGINS) - node.loaded_plugins()
+        if missing:
+            node.close()
+            raise SearchNodeError(f"search node lacks required plugins: {sorted(missing)}")
+        _shared["node"] = node
+        atexit.register(node.close)
+        return node
+
+
+def shared_compat_proxy() -> "CompatProxy":
+    """One CompatProxy in front of the shared node (it reconnects per request, so it survives restarts)."""
+    node = shared_search_node()
+    with _shared_lock:
+        proxy = _shared.get("proxy")
+        if isinstance(proxy, CompatProxy) and proxy.upstream[1] == node.port:
+            return proxy
+        proxy = CompatProxy(node.url).start()
+        _shared["proxy"] = proxy
+        atexit.register(proxy.stop)
+        return proxy
+
+
 # ------------------------------------------------------------------------------------------------------------------
 # elasticsearch-py compatibility shim
 # ------------------------------------------------------------------------------------------------------------------

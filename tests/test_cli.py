@@ -35,6 +35,9 @@ def test_demo_runs_offline_and_finds_the_seed_article(demo_home):
     assert "Kazakhstan ready to legalize crypto-to-cash conversion, says president" in output
     for source in ("ledger-news-rss", "ledger-news-atom", "ledger-news-json"):
         assert source in output
+    # the saved "Kazakhstan" alert fired, and its webhook on loopback received the seed article
+    assert "saved alert 'Kazakhstan crypto-to-cash'" in output
+    assert "→ [Kazakhstan crypto-to-cash] Kazakhstan ready to legalize crypto-to-cash conversion" in output
 
 
 def test_search_json_is_stable(demo_home):
@@ -90,7 +93,9 @@ def test_run_once_reports_failed_feeds_with_exit_1_and_sources_list_shows_them(t
                            f"  - name: bad\n    feeds: ['{site.url('/broken.xml')}']\n")
         result = regwire("run", "--once", "--json", "--sources", str(sources), home=home)
         assert result.returncode == 1, result.stderr
-        reports = {r["source"]: r for r in json.loads(result.stdout)}
+        output = json.loads(result.stdout)
+        assert output["alerts"]["ok"] and output["alerts"]["alerts"] == 0  # no alert saved in this home
+        reports = {r["source"]: r for r in output["sources"]}
         assert reports["good"]["new"] == 7 and reports["good"]["failed"] == 0
         assert reports["bad"]["failed"] == 1 and "HTTP 500" in reports["bad"]["errors"][0]
         listed = json.loads(regwire("sources", "list", "--json", "--sources", str(sources), home=home).stdout)
@@ -98,7 +103,7 @@ def test_run_once_reports_failed_feeds_with_exit_1_and_sources_list_shows_them(t
         assert bad["consecutive_errors"] == 1 and bad["last_error"] == "HTTP 500 Internal Server Error"
         # the second run: the good feed answers 304, nothing new
         again = json.loads(regwire("run", "--once", "--force", "--json", "--sources", str(sources), home=home).stdout)
-        assert {r["source"]: r["not_modified"] for r in again}["good"] == 1
+        assert {r["source"]: r["not_modified"] for r in again["sources"]}["good"] == 1
 
 
 def test_sources_check_fetches_and_parses_each_feed(tmp_path):

@@ -12,17 +12,18 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-from searchnode import SearchNode, compat_proxy_fixture, search_node_fixture
+from searchnode import SearchNode, shared_compat_proxy, shared_search_node
 
 
 @pytest.fixture(scope="session")
 def search_node():
-    yield from search_node_fixture()
+    # one node for every test module (see searchnode.shared_search_node)
+    return shared_search_node()
 
 
 @pytest.fixture(scope="session")
 def es_compat_proxy(search_node):
-    yield from compat_proxy_fixture(search_node)
+    return shared_compat_proxy()
 
 
 @pytest.fixture()

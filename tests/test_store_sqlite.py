@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -113,6 +113,17 @@ def test_versions_and_idempotent_writes(store):
     assert ids(store.search(SearchQuery(q="pilot May"))) == ["kz"]
     changes, mark = store.changes_since(0)
     assert (changed.id, 2) in changes and store.changes_since(mark) == ([], mark)
+
+
+def test_prune_keeps_current_versions(tmp_path):
+    with SQLiteStore(tmp_path / "p.db") as s:
+        for text in ("one", "two", "three"):
+            result = write(s, "kz", "Title", f"Version {text} of the story.")
+        write(s, "other", "Other", "Only one version.")
+        assert s.prune_versions(before=datetime(2000, 1, 1, tzinfo=UTC)) == 0  # all fetched later
+        assert s.prune_versions(before=datetime.now(UTC) + timedelta(minutes=1)) == 2
+        assert [v.version for v in s.article_versions(result.id)] == [3]
+        assert s.get_article(result.id).text == "Version three of the story." and s.count_articles() == 2
 
 
 def test_get_by_unique_prefix_and_missing(store):

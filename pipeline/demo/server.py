@@ -2,7 +2,8 @@
 
 ``{{base_url}}`` in any served file becomes the server's own origin, so feeds can carry absolute links. Files get an
 ETag and Last-Modified and answer conditional requests with 304, as a well-behaved news site does. Tests add routes
-with their own behaviour (errors, Retry-After, trickling bodies...) through :meth:`LoopbackSite.route`.
+with their own behaviour (errors, Retry-After, trickling bodies...) through :meth:`LoopbackSite.route`; POST bodies are
+recorded in :attr:`LoopbackSite.posted` (the demo's alert webhook).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class LoopbackSite:
         self.root = root or site_root()
         self.routes: dict[str, Handler] = {}
         self.requests: list[tuple[str, str, dict[str, str]]] = []  # (method, path, headers) seen, for tests
+        self.posted: list[tuple[str, bytes]] = []  # (path, body) of every POST: the demo's alert webhook
         self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -110,6 +112,14 @@ class LoopbackSite:
                 handler = site.routes.get(path)
                 response = handler(self) if handler else site._file_response(self, path)
                 self._send(response)
+
+            def do_POST(self) -> None:  # noqa: N802
+                path = urlsplit(self.path).path
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                site.requests.append(("POST", self.path, dict(self.headers.items())))
+                site.posted.append((path, body))
+                handler = site.routes.get(path)
+                self._send(handler(self) if handler else Response(404, b"not found"))
 
             def _send(self, response: Response) -> None:
                 self.send_response(response.status)

@@ -87,6 +87,9 @@ class Store(Protocol):
     def changes_since(self, watermark: int) -> tuple[list[tuple[str, int]], int]:
         """(article id, version) pairs written after ``watermark``, and the new watermark (for downstream DAGs)."""
 
+    def prune_versions(self, before: datetime) -> int:
+        """Delete superseded versions fetched before ``before`` (the retention setting); returns how many."""
+
     def set_tags(self, article_id: str, tags: Tags) -> None:
         """Replace the tags of the current version (re-tagging after a taxonomy change)."""
 

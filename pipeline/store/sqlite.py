@@ -107,19 +107,25 @@ def safe_snippet(raw: str) -> str:
     return html.escape(" ".join(raw.split())).replace(_OPEN, "<mark>").replace(_CLOSE, "</mark>")
 
 
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection to regwire's SQLite file, as every embedded table set uses it: WAL (readers never block the
+    writer), autocommit with explicit transactions, shareable between threads behind the caller's lock."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+    db.row_factory = sqlite3.Row
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    return db
+
+
 class SQLiteStore:
     """Store protocol over SQLite. Safe to share between threads (one connection, serialised by a lock)."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         try:
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-            self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db = connect(self.path)
             self._db.executescript(_SCHEMA)
             self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         except sqlite3.Error as exc:
@@ -252,6 +258,19 @@ class SQLiteStore:
 
     def count_articles(self) -> int:
         return self._query("SELECT count(*) AS n FROM articles")[0]["n"]
+
+    def prune_versions(self, before: datetime) -> int:
+        """Delete superseded versions fetched before ``before``; every article's current version is kept."""
+        cutoff = before.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        with self._lock:
+            try:
+                cursor = self._db.execute(
+                    "DELETE FROM article_versions WHERE seq IN (SELECT v.seq FROM article_versions v"
+                    " JOIN articles a ON a.id = v.article_id"
+                    " WHERE v.version < a.version AND json_extract(v.doc, '$.fetched_at') < ?)", (cutoff,))
+            except sqlite3.Error as exc:
+                raise StoreError(f"{self.path}: pruning versions failed: {exc}") from exc
+        return cursor.rowcount
 
     def changes_since(self, watermark: int) -> tuple[list[tuple[str, int]], int]:
         """(article id, version) written after ``watermark``, and the new watermark."""

@@ -1,0 +1,34 @@
+"""regwire_alert_delivery: every few minutes, send digests whose window has closed and retry failed deliveries."""
+
+from __future__ import annotations
+
+import os
+
+import pendulum
+from airflow.sdk import dag, task
+
+from regwire_common import regwire_settings
+
+
+@dag(
+    dag_id="regwire_alert_delivery",
+    schedule=os.environ.get("REGWIRE_ALERT_DELIVERY_SCHEDULE", "*/5 * * * *"),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["regwire"],
+    doc_md=__doc__,
+)
+def regwire_alert_delivery():
+    @task
+    def deliver_due() -> dict:
+        from pipeline.orchestration import deliver_alerts
+
+        result = deliver_alerts(regwire_settings())
+        print(f"alert delivery: {result['sent']} sent, {result['failed']} failed, {result['given_up']} given up")
+        return result
+
+    deliver_due()
+
+
+regwire_alert_delivery()

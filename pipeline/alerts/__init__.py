@@ -1,0 +1,66 @@
+"""Alerts: saved searches evaluated on every new batch, delivered once per (alert, article), through apprise.
+
+Orchestrators call :func:`evaluate_and_deliver` after each indexed batch and :func:`deliver_due` on a schedule
+(digests, retries). Definitions and the delivery log live next to the articles: the embedded store's SQLite file
+(:class:`SQLiteAlertStore`) or the search engine (:class:`EngineAlertStore`); they can come from YAML
+(:func:`load_alerts`). On Elasticsearch/OpenSearch, :class:`PercolatorEvaluator` matches a batch against every
+alert at once. See docs/alerts.md.
+"""
+
+from .channels import AppriseSender, Sender, expand
+from .deliver import (
+    AlertConfig,
+    AlertRunReport,
+    choose_evaluator,
+    deliver_due,
+    evaluate_and_deliver,
+    open_alert_store,
+)
+from .engine_store import EngineAlertStore
+from .errors import (
+    AlertDefinitionError,
+    AlertEvaluationError,
+    AlertNotFoundError,
+    AlertStoreError,
+    DeliveryError,
+)
+from .evaluate import Evaluation, Evaluator, SearchEvaluator
+from .loader import alert_from_dict, load_alerts
+from .models import Alert, Delivery, DeliveryState, MatchedArticle, Mode
+from .percolator import PercolatorEvaluator
+from .render import Message, article_message, digest_message
+from .store import AlertStore, SQLiteAlertStore
+
+__all__ = [
+    "Alert",
+    "AlertConfig",
+    "AlertDefinitionError",
+    "AlertEvaluationError",
+    "AlertNotFoundError",
+    "AlertRunReport",
+    "AlertStore",
+    "AlertStoreError",
+    "AppriseSender",
+    "Delivery",
+    "DeliveryError",
+    "DeliveryState",
+    "EngineAlertStore",
+    "Evaluation",
+    "Evaluator",
+    "MatchedArticle",
+    "Message",
+    "Mode",
+    "PercolatorEvaluator",
+    "SQLiteAlertStore",
+    "SearchEvaluator",
+    "Sender",
+    "alert_from_dict",
+    "article_message",
+    "choose_evaluator",
+    "deliver_due",
+    "digest_message",
+    "evaluate_and_deliver",
+    "expand",
+    "load_alerts",
+    "open_alert_store",
+]

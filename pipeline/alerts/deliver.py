@@ -1,0 +1,283 @@
+"""The entry points for orchestrators: evaluate a batch, record what to send, send what is due.
+
+    evaluate_and_deliver(settings, store, article_ids)   after each indexed batch (CLI run, Airflow asset DAG)
+    deliver_due(settings)                                on a schedule: digests whose window closed, retries
+
+If some alerts cannot be evaluated (a store error), the others are still recorded and delivered, then
+:class:`AlertEvaluationError` is raised so that the task fails and is retried.
+
+Exactly once per (alert, article, version-or-'any', channel): rows are recorded with INSERT OR IGNORE before
+anything is sent, then claimed with a lease, sent, and marked. A retried task or a replayed batch finds its rows
+recorded already and sends nothing again; see :mod:`pipeline.alerts.store` for the one window left.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ..errors import ArticleNotFoundError
+from ..settings import Settings
+from ..store.base import Store
+from .channels import AppriseSender, Sender
+from .errors import AlertEvaluationError, DeliveryError
+from .evaluate import Evaluation, Evaluator, SearchEvaluator
+from .models import Alert, Delivery, MatchedArticle, Mode
+from .render import Message, article_message, digest_message, plain_snippet, snapshot
+from .store import AlertStore, PendingDelivery, SQLiteAlertStore
+
+log = logging.getLogger("regwire.alerts")
+
+
+class AlertConfig(BaseSettings):
+    """Delivery policy, from ``REGWIRE_ALERTS_*``."""
+
+    model_config = SettingsConfigDict(env_prefix="REGWIRE_ALERTS_", extra="ignore")
+
+    max_attempts: int = Field(default=5, ge=1, description="sends before a delivery is given up")
+    backoff_base: float = Field(default=60.0, gt=0, description="seconds before the first retry; doubles each time")
+    backoff_max: float = Field(default=3600.0, gt=0)
+    #: a claimed delivery not marked within this many seconds is claimed again (a sender that died mid-send)
+    lease_seconds: float = Field(default=600.0, gt=0)
+    #: on Elasticsearch/OpenSearch, use the percolator from this many enabled alerts on (see bench/bench_alerts.py)
+    percolate_min_alerts: int = Field(default=50, ge=0)
+
+
+def backoff(attempts: int, config: AlertConfig) -> float:
+    """Seconds to wait after the ``attempts``-th failed send: base, 2×base, 4×base… up to the cap."""
+    return min(config.backoff_max, config.backoff_base * 2 ** max(0, attempts - 1))
+
+
+def digest_due(mode: Mode, now: datetime) -> datetime:
+    """When a digest row recorded at ``now`` is due: the end of its UTC hour or day."""
+    now = now.astimezone(UTC)
+    if mode is Mode.HOURLY:
+        return now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    if mode is Mode.DAILY:
+        return now.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    return now
+
+
+@dataclass
+class AlertRunReport:
+    articles: int = 0  #: distinct article ids in the batch
+    alerts: int = 0  #: enabled alerts evaluated
+    evaluator: str = ""
+    evaluation_seconds: float = 0.0
+    matches: int = 0  #: (alert, article) pairs that matched
+    recorded: int = 0  #: new delivery rows (per channel); the rest were recorded by an earlier run
+    duplicates: int = 0
+    sent: int = 0  #: messages sent (a digest counts once, however many rows it carries)
+    failed: int = 0  #: messages that failed and will be retried
+    given_up: int = 0
+    #: alerts that could not be evaluated on this batch (see AlertEvaluationError)
+    evaluation_errors: dict[str, str] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0 and self.given_up == 0 and not self.evaluation_errors
+
+    def as_json(self) -> dict[str, Any]:
+        return {**asdict(self), "ok": self.ok}
+
+
+def _now(now: datetime | None) -> datetime:
+    return (now or datetime.now(UTC)).astimezone(UTC)
+
+
+def open_alert_store(settings: Settings, store: Store | None = None) -> AlertStore:
+    """Where alerts live: next to the articles. A search-engine store (given, or configured by
+    ``REGWIRE_SEARCH_URL`` when no store is given) → :class:`EngineAlertStore` on its client; else the SQLite file."""
+    from ..store.search_backend import SearchEngineStore, open_search_store
+
+    if isinstance(store, SearchEngineStore):
+        from .engine_store import EngineAlertStore
+
+        return EngineAlertStore(store.client, prefix=store.names.prefix)
+    if store is None and settings.search_url:
+        from .engine_store import EngineAlertStore
+
+        engine = open_search_store(settings, ensure_schema=False)
+        return EngineAlertStore(engine.client, prefix=engine.names.prefix, owns_client=True)
+    return SQLiteAlertStore(settings.db_path)
+
+
+def choose_evaluator(store: Store, alerts: Sequence[Alert], config: AlertConfig) -> Evaluator:
+    """The percolator on a search engine with many alerts; one search per alert otherwise."""
+    from ..store.search_backend import SearchEngineStore
+
+    if isinstance(store, SearchEngineStore) and len(alerts) >= config.percolate_min_alerts:
+        from .percolator import PercolatorEvaluator
+
+        return PercolatorEvaluator(store.client, prefix=store.names.prefix)
+    return SearchEvaluator(store)
+
+
+def pending_for(alerts: Sequence[Alert], evaluation: Evaluation, store: Store,
+                now: datetime) -> list[PendingDelivery]:
+    """The delivery rows an evaluation asks for (article snapshots taken now)."""
+    by_name = {a.name: a for a in alerts}
+    articles: dict[str, Any] = {}
+    pending = []
+    for name, found in evaluation.matches.items():
+        alert = by_name[name]
+        for article_id, snippet in found.items():
+            if article_id not in articles:
+                try:
+                    articles[article_id] = store.get_article(article_id)
+                except ArticleNotFoundError:  # deleted between search and now
+                    articles[article_id] = None
+            stored = articles[article_id]
+            if stored is None:
+                continue
+            matched = snapshot(stored, alert, plain_snippet(snippet) if snippet else None)
+            key = str(stored.version) if alert.updates else "any"
+            due = digest_due(alert.mode, now)
+            pending += [PendingDelivery(alert.name, matched, key, channel, alert.mode, due)
+                        for channel in alert.channels]
+    return pending
+
+
+def evaluate_and_deliver(settings: Settings, store: Store, article_ids: Sequence[str], *,
+                         now: datetime | None = None, alert_store: AlertStore | None = None,
+                         sender: Sender | None = None, evaluator: Evaluator | None = None,
+                         config: AlertConfig | None = None) -> AlertRunReport:
+    """Evaluate every enabled alert against the batch's articles, record what to send, and send what is due.
+
+    Idempotent: call it again with the same ids (a retried task, a replayed batch) and nothing is sent twice.
+    """
+    now = _now(now)
+    config = config or AlertConfig()
+    owned = alert_store is None
+    alert_store = alert_store or open_alert_store(settings, store)
+    try:
+        alerts = alert_store.list_alerts(enabled_only=True)
+        report = AlertRunReport(articles=len(set(article_ids)), alerts=len(alerts))
+        if alerts and article_ids:
+            evaluator = evaluator or choose_evaluator(store, alerts, config)
+            evaluation = evaluator.evaluate(alerts, article_ids)
+            report.evaluator, report.evaluation_seconds = evaluation.method, round(evaluation.seconds, 4)
+            report.matches = evaluation.match_count
+            report.evaluation_errors = dict(evaluation.errors)
+            pending = pending_for(alerts, evaluation, store, now)
+            report.recorded = alert_store.record(pending, now)
+            report.duplicates = len(pending) - report.recorded
+            log.info("alerts: %d alert(s) × %d article(s) by %s: %d match(es), %d new delivery row(s)",
+                     len(alerts), report.articles, evaluation.method, report.matches, report.recorded)
+        _merge(report, deliver_due(settings, now=now, alert_store=alert_store, sender=sender, config=config))
+        if report.evaluation_errors:
+            name, reason = next(iter(report.evaluation_errors.items()))
+            raise AlertEvaluationError(
+                f"{len(report.evaluation_errors)} alert(s) could not be evaluated on this batch of "
+                f"{report.articles} article(s); the others were delivered, re-run the batch to catch up. "
+                f"First: {name!r}: {reason}", failed=report.evaluation_errors, report=report)
+        return report
+    finally:
+        if owned:
+            alert_store.close()
+
+
+def _merge(report: AlertRunReport, sent: AlertRunReport) -> None:
+    report.sent, report.failed, report.given_up = sent.sent, sent.failed, sent.given_up
+    report.errors.extend(sent.errors)
+
+
+def deliver_due(settings: Settings, *, now: datetime | None = None, alert_store: AlertStore | None = None,
+                sender: Sender | None = None, config: AlertConfig | None = None,
+                store: Store | None = None) -> AlertRunReport:
+    """Send every due delivery: immediate ones, digests whose window closed, failed ones whose retry time came.
+
+    The delivery log is the one :func:`open_alert_store` picks for ``settings`` (or ``store``'s backend).
+    """
+    now = _now(now)
+    config = config or AlertConfig()
+    owned = alert_store is None
+    alert_store = alert_store or open_alert_store(settings, store)
+    sender = sender or AppriseSender()
+    report = AlertRunReport()
+    try:
+        due = alert_store.claim_due(now, config.lease_seconds)
+        alerts = {a.name: a for a in alert_store.list_alerts()}
+        for alert_name, channel, rows in _group(due):
+            alert = alerts.get(alert_name)
+            reason = _stale(alert, channel)
+            if reason:
+                alert_store.mark_given_up([r.id for r in rows], reason, attempted=False)
+                report.given_up += 1
+                continue
+            assert alert is not None
+            _send_one(alert_store, sender, alert, channel, rows, now, config, report)
+        return report
+    finally:
+        if owned:
+            alert_store.close()
+
+
+def _group(due: Sequence[Delivery]) -> list[tuple[str, str, list[Delivery]]]:
+    """Immediate rows one by one; digest rows grouped per (alert, channel) into one message."""
+    groups: dict[tuple[str, str], list[Delivery]] = defaultdict(list)
+    out: list[tuple[str, str, list[Delivery]]] = []
+    for row in due:
+        if row.mode.is_digest:
+            groups[(row.alert, row.channel)].append(row)
+        else:
+            out.append((row.alert, row.channel, [row]))
+    out += [(alert, channel, rows) for (alert, channel), rows in groups.items()]
+    return out
+
+
+def _stale(alert: Alert | None, channel: str) -> str | None:
+    if alert is None:
+        return "alert removed before delivery"
+    if channel not in alert.channels:
+        return "channel removed from the alert before delivery"
+    if not alert.enabled:
+        return "alert disabled before delivery"
+    return None
+
+
+def message_for(alert: Alert, rows: Sequence[Delivery]) -> Message:
+    articles: list[MatchedArticle] = [r.article for r in rows]
+    if len(rows) == 1 and not rows[0].mode.is_digest:
+        return article_message(alert, articles[0], updated=rows[0].version_key not in ("any", "1"))
+    return digest_message(alert, articles)
+
+
+def _send_one(alert_store: AlertStore, sender: Sender, alert: Alert, channel: str, rows: list[Delivery],
+              now: datetime, config: AlertConfig, report: AlertRunReport) -> None:
+    ids = [r.id for r in rows]
+    try:
+        try:
+            sender.send(channel, message_for(alert, rows))
+        except DeliveryError:
+            raise
+        except Exception as exc:  # a bug in a channel plugin must not stop the other deliveries; retried
+            log.exception("alert %r: unexpected error sending to %s", alert.name, channel)
+            raise DeliveryError(channel, f"internal error: {type(exc).__name__}: {exc}") from exc
+    except DeliveryError as exc:
+        attempts = max(r.attempts for r in rows) + 1
+        if not exc.transient or attempts >= config.max_attempts:
+            why = exc.reason if not exc.transient else f"gave up after {attempts} attempt(s): {exc.reason}"
+            alert_store.mark_given_up(ids, why)
+            report.given_up += 1
+            report.errors.append(f"{alert.name}: {channel}: {why}")
+            log.warning("alert %r: delivery to %s given up: %s", alert.name, channel, why)
+        else:
+            next_try = now + timedelta(seconds=backoff(attempts, config))
+            alert_store.mark_failed(ids, exc.reason, next_try)
+            report.failed += 1
+            report.errors.append(f"{alert.name}: {channel}: {exc.reason} (retry at {next_try.isoformat()})")
+            log.info("alert %r: delivery to %s failed (attempt %d), retry at %s", alert.name, channel, attempts,
+                     next_try)
+        return
+    # the window: a crash here (sent, not yet marked) means the lease expires and the message is sent again
+    alert_store.mark_sent(ids, now)
+    report.sent += 1

@@ -1,0 +1,80 @@
+"""regwire's Airflow plugin: the news search app on the api-server, linked from the Airflow UI.
+
+* ``fastapi_apps``: :func:`pipeline.web.create_app` mounted at ``/regwire`` (JSON API under ``/regwire/api/``).
+* ``external_views``: a "News search" entry in the UI's Browse menu pointing at ``/regwire/``.
+* ``listeners``: :class:`PollFailureListener` counts every failed ``regwire_poll.poll`` map index per source, also
+  failures the task's own metrics hook never saw (a bad sources file, a crash): a log line and the StatsD counter
+  ``regwire.source.task_failed`` (tag ``source``) when metrics are on.
+
+The store is the one the DAGs use: the ``regwire_search`` connection (Elasticsearch/OpenSearch) when it exists,
+else the embedded store in ``REGWIRE_HOME``. It is opened on the first request, not at plugin load.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from airflow.listeners import hookimpl
+from airflow.plugins_manager import AirflowPlugin
+
+from pipeline.web import create_app
+
+log = logging.getLogger("regwire.airflow.plugin")
+
+SEARCH_CONN_ID = "regwire_search"
+URL_PREFIX = "/regwire"
+
+
+def _search_connection() -> dict | None:
+    """The ``regwire_search`` connection (api-server side: read through the configured secrets backends)."""
+    try:
+        from airflow.models.connection import Connection
+
+        conn = Connection.get_connection_from_secrets(SEARCH_CONN_ID)
+    except Exception as exc:  # noqa: BLE001 - AirflowNotFoundException, or no metadata DB: the embedded store
+        log.info("no %s connection (%s): the search page uses the embedded store", SEARCH_CONN_ID,
+                 type(exc).__name__)
+        return None
+    return {"conn_type": conn.conn_type, "host": conn.host, "port": conn.port, "schema": conn.schema,
+            "login": conn.login, "password": conn.password, "extra": conn.extra_dejson}
+
+
+def _open_store():
+    from pipeline.orchestration import settings_from_connection
+    from pipeline.store import open_store
+
+    return open_store(settings_from_connection(_search_connection()))
+
+
+search_app = create_app(_open_store)
+
+
+class PollFailureListener:
+    """Per-source failure counts for the poll DAG, wherever its tasks fail."""
+
+    @hookimpl
+    def on_task_instance_failed(self, previous_state, task_instance, error) -> None:
+        if getattr(task_instance, "dag_id", None) != "regwire_poll" or task_instance.task_id != "poll":
+            return
+        source = getattr(task_instance, "rendered_map_index", None) or str(getattr(task_instance, "map_index", "?"))
+        log.warning("regwire poll task failed for source %s (try %s): %s", source,
+                    getattr(task_instance, "try_number", "?"), error)
+        try:
+            from airflow.sdk.observability.stats import Stats
+
+            Stats.incr("regwire.source.task_failed", tags={"source": source})
+        except Exception:  # noqa: BLE001 - metrics never fail the task's bookkeeping
+            log.debug("StatsD counter not sent", exc_info=True)
+
+
+class RegwirePlugin(AirflowPlugin):
+    name = "regwire"
+    listeners = [PollFailureListener()]
+    fastapi_apps = [{"app": search_app, "url_prefix": URL_PREFIX, "name": "regwire news search"}]
+    external_views = [{
+        "name": "News search",
+        "href": URL_PREFIX + "/",
+        "destination": "nav",
+        "category": "browse",
+        "url_route": "regwire_search",
+    }]

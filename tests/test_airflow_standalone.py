@@ -1,0 +1,202 @@
+"""Smoke test: `scripts/airflow-standalone` on a temporary AIRFLOW_HOME, driven through the REST API.
+
+It triggers regwire_poll against the loopback demo site, waits for the asset-triggered regwire_alerts and
+regwire_quality runs to succeed, checks the search app the plugin mounts, and stops every process it started by PID.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from pipeline.demo import LoopbackSite
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = REPO / "scripts" / "airflow-standalone"
+AIRFLOW = REPO / ".venv" / "bin" / "airflow"
+DEMO_SOURCES = REPO / "pipeline" / "demo" / "sources.yaml"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.timeout(240),
+    pytest.mark.skipif(not AIRFLOW.exists(), reason="Airflow is not installed in .venv (pip install -e .[airflow])"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every live process below ``pid`` (read from /proc; no process is looked up by name)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, stack = set(), [pid]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            if child not in found:
+                found.add(child)
+                stack.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _stop(proc: subprocess.Popen, log: Path) -> None:
+    """SIGINT Airflow (clean shutdown of its children), then make sure every process it started is gone."""
+    tree = _descendants(proc.pid)
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=25)
+        except subprocess.TimeoutExpired:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+    deadline = time.monotonic() + 15
+    while (left := {p for p in tree if _alive(p)}) and time.monotonic() < deadline:
+        time.sleep(0.3)
+    for pid in left:  # stragglers: by the PIDs recorded above, never by name
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    assert not left, f"processes left after SIGINT: {sorted(left)}; see {log}"
+
+
+@pytest.fixture
+def standalone(tmp_path: Path) -> Iterator[tuple[httpx.Client, LoopbackSite, Path]]:
+    site = LoopbackSite().start()
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(DEMO_SOURCES.read_text().replace("{{base_url}}", site.base_url))
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "REGWIRE_"))}
+    env.update({
+        "AIRFLOW": str(AIRFLOW),
+        "AIRFLOW_HOME": str(tmp_path / "airflow"),
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+        # free ports for the log servers too, so this can run beside another Airflow on the machine
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(_free_port()),
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        "REGWIRE_HOME": str(tmp_path / "regwire"),
+        "REGWIRE_SOURCES": str(sources),
+        "REGWIRE_ALLOW_NETWORKS": "127.0.0.0/8",
+        "REGWIRE_HOST_DELAY": "0",
+        "REGWIRE_POLL_SCHEDULE": "none",  # only the run this test triggers
+        "REGWIRE_MAINTENANCE_SCHEDULE": "none",
+        "PATH": f"{AIRFLOW.parent}:{os.environ.get('PATH', '')}",
+    })
+    log = tmp_path / "standalone.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([str(SCRIPT)], env=env, stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path,
+                                start_new_session=True)
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10, trust_env=False)
+    client.airflow_home = env["AIRFLOW_HOME"]  # type: ignore[attr-defined]
+    try:
+        yield client, site, log
+    finally:
+        client.close()
+        try:
+            _stop(proc, log)
+        finally:
+            site.stop()
+
+
+def _wait(what: str, check, timeout: float, log: Path, every: float = 1.0):
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+        except httpx.HTTPError as exc:
+            last = exc
+        else:
+            if last:
+                return last
+        time.sleep(every)
+    tail = log.read_text(errors="replace")[-4000:] if log.exists() else ""
+    pytest.fail(f"timed out waiting for {what} (last: {last!r})\n--- log tail ---\n{tail}")
+
+
+def test_standalone_poll_triggers_downstream(standalone) -> None:
+    client, site, log = standalone
+    started = time.monotonic()
+    _wait("api-server health", lambda: client.get("/api/v2/monitor/health").status_code == 200, 90, log, 0.5)
+
+    passwords = Path(client.airflow_home) / "simple_auth_manager_passwords.json.generated"
+    _wait("generated admin password", passwords.exists, 30, log, 0.3)
+    password = json.loads(passwords.read_text())["admin"]
+    token = client.post("/auth/token", json={"username": "admin", "password": password})
+    assert token.status_code in (200, 201), token.text
+    client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+
+    for dag_id in ("regwire_poll", "regwire_alerts", "regwire_quality"):
+        _wait(f"{dag_id} parsed", lambda d=dag_id: client.get(f"/api/v2/dags/{d}").status_code == 200, 60, log, 0.5)
+        response = client.patch(f"/api/v2/dags/{dag_id}", json={"is_paused": False})
+        assert response.status_code == 200, response.text
+
+    run = client.post("/api/v2/dags/regwire_poll/dagRuns", json={"logical_date": None})
+    assert run.status_code in (200, 201), run.text
+    run_id = run.json()["dag_run_id"]
+
+    def poll_state() -> str | None:
+        state = client.get(f"/api/v2/dags/regwire_poll/dagRuns/{run_id}").json()["state"]
+        return state if state in ("success", "failed") else None
+
+    assert _wait("regwire_poll to finish", poll_state, 120, log) == "success"
+
+    def downstream_done(dag_id: str):
+        runs = client.get(f"/api/v2/dags/{dag_id}/dagRuns").json()["dag_runs"]
+        finished = [r for r in runs if r["state"] in ("success", "failed")]
+        return finished[0] if finished else None
+
+    alerts = _wait("asset-triggered regwire_alerts run", lambda: downstream_done("regwire_alerts"), 90, log)
+    assert alerts["state"] == "success", alerts
+    assert alerts["run_type"] == "asset_triggered"
+    quality = _wait("asset-triggered regwire_quality run", lambda: downstream_done("regwire_quality"), 60, log)
+    assert quality["state"] == "success", quality
+
+    events = client.get("/api/v2/assets/events", params={"source_dag_id": "regwire_poll"}).json()["asset_events"]
+    assert len(events) == 1
+    extra = events[0]["extra"]
+    assert extra["new"] == extra["articles"] == len(extra["ids"]) > 0
+
+    # the plugin's search app, mounted by the api-server
+    result = client.get("/regwire/api/search", params={"q": "stablecoin"}).json()
+    assert result["total"] > 0
+    page = client.get("/regwire/", params={"q": "stablecoin"})
+    assert page.status_code == 200 and 'href="/regwire/articles/' in page.text
+    plugins = json.dumps(client.get("/api/v2/plugins").json())
+    assert "News search" in plugins
+    print(f"standalone smoke: downstream succeeded {time.monotonic() - started:.1f}s after start")
