@@ -148,3 +148,30 @@ def test_retag_updates_articles_tagged_by_another_taxonomy(demo_home):
     with SQLiteStore(home / "regwire.db") as store:
         assert store.get_article(article.id).tags.taxonomy_version != "old"
     assert "re-tagged 13 article(s)" in regwire("retag", "--all", home=home).stdout
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_run_keeps_polling_until_interrupted_and_stops_cleanly(tmp_path, sig):
+    import signal
+    import time
+
+    with LoopbackSite() as site:
+        sources = tmp_path / "sources.yaml"
+        sources.write_text(f"sources:\n  - name: demo\n    feeds: ['{site.url('/feeds/rss.xml')}']\n")
+        env = {**os.environ, "REGWIRE_HOME": str(tmp_path / "home"), "REGWIRE_ALLOW_NETWORKS": "127.0.0.0/8",
+               "REGWIRE_HOST_DELAY": "0", "COLUMNS": "200"}
+        proc = subprocess.Popen([*REGWIRE, "run", "--sources", str(sources)], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 60
+            while "/feeds/rss.xml" not in " ".join(site.paths_requested()) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            time.sleep(1.5)  # past the first pass: now it waits for the feed's next poll
+            assert proc.poll() is None, "without --once, run keeps going"
+            proc.send_signal(getattr(signal, sig))
+            out, err = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert proc.returncode == 0, err
+        assert "regwire run" in out and "demo" in out
