@@ -10,7 +10,6 @@ same row; a worker that dies after sending but before recording leaves a row who
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,7 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import ValidationError
 
-from ..store.sqlite import connect
+from ..store.sqlite import SQLiteFile
 from .errors import AlertNotFoundError, AlertStoreError
 from .models import Alert, Delivery, DeliveryState, MatchedArticle, Mode
 
@@ -101,50 +100,18 @@ class AlertStore(Protocol):
     def close(self) -> None: ...
 
 
-class SQLiteAlertStore:
+class SQLiteAlertStore(SQLiteFile):
     """Alerts and deliveries in ``path`` (normally ``settings.db_path``). Thread-safe (one connection, a lock)."""
 
+    error = AlertStoreError
+
     def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self._lock = threading.RLock()
-        try:
-            self._db = connect(self.path)
-            self._db.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            raise AlertStoreError(f"cannot open the alert tables in {self.path}: {exc}") from exc
+        super().__init__(path, _SCHEMA)
 
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    def __enter__(self) -> SQLiteAlertStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            try:
-                return self._db.execute(sql, params).fetchall()
-            except sqlite3.Error as exc:
-                raise AlertStoreError(f"{self.path}: {exc}") from exc
-
-    def _transaction(self, work: Any) -> Any:
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                result = work(self._db)
-                self._db.execute("COMMIT")
-                return result
-            except sqlite3.Error as exc:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise AlertStoreError(f"{self.path}: {exc}") from exc
-            except BaseException:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise
+    def _run(self, work: Any) -> Any:
+        """``work(connection)`` inside one transaction."""
+        with self._transaction() as db:
+            return work(db)
 
     # -- definitions ----------------------------------------------------------------------------------------------
 
@@ -156,7 +123,7 @@ class SQLiteAlertStore:
                        " DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at",
                        (alert.name, alert.model_dump_json(), _iso(now), _iso(now)))
             return not existed
-        return bool(self._transaction(work))
+        return bool(self._run(work))
 
     def get_alert(self, name: str) -> Alert:
         rows = self._query("SELECT doc FROM alerts WHERE name = ?", (name,))
@@ -192,7 +159,7 @@ class SQLiteAlertStore:
                 "INSERT OR IGNORE INTO alert_deliveries (alert, article_id, version_key, channel, mode, state,"
                 " created_at, next_try, article) VALUES (?,?,?,?,?,?,?,?,?)", rows)
             return db.total_changes - before
-        return int(self._transaction(work)) if rows else 0
+        return int(self._run(work)) if rows else 0
 
     def claim_due(self, now: datetime, lease_seconds: float, limit: int = 10_000) -> list[Delivery]:
         """Due open rows (pending or failed, next_try <= now, no live lease), leased to the caller."""
@@ -203,7 +170,7 @@ class SQLiteAlertStore:
                 "UPDATE alert_deliveries SET lease_until = ? WHERE id IN (SELECT id FROM alert_deliveries"
                 " WHERE state IN (?, ?) AND next_try <= ? AND (lease_until IS NULL OR lease_until <= ?)"
                 " ORDER BY id LIMIT ?) RETURNING *", (until, *OPEN_STATES, _iso(now), _iso(now), limit)).fetchall()
-        rows = self._transaction(work)
+        rows = self._run(work)
         return sorted((self._delivery(r) for r in rows), key=lambda d: int(d.id))
 
     def mark_sent(self, ids: Sequence[str], now: datetime) -> None:
@@ -223,7 +190,7 @@ class SQLiteAlertStore:
         if not ids:
             return
         marks = ",".join("?" * len(ids))
-        self._transaction(lambda db: db.execute(
+        self._run(lambda db: db.execute(
             f"UPDATE alert_deliveries SET {assignments} WHERE id IN ({marks})", (*params, *map(int, ids))))
 
     def deliveries(self, *, alert: str | None = None, state: DeliveryState | None = None,

@@ -6,11 +6,12 @@ import html
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
-from ..errors import ArticleNotFoundError, StoreError
+from ..errors import ArticleNotFoundError, RegwireError, StoreError
 from ..models import FeedState, SearchHit, SearchResult, StoredArticle, WriteOutcome
 from ..query import ParsedQuery, SearchQuery, Sort, Term
 from ..tagging.models import Tags
@@ -118,52 +119,67 @@ def connect(path: Path) -> sqlite3.Connection:
     return db
 
 
-class SQLiteStore:
-    """Store protocol over SQLite. Safe to share between threads (one connection, serialised by a lock)."""
+class SQLiteFile:
+    """One connection to regwire's SQLite file behind a lock, and its error mapping: the plumbing shared by the
+    article store and the alert store (each with its own tables)."""
 
-    def __init__(self, path: str | Path):
+    #: the error every sqlite3 failure is mapped to
+    error: type[RegwireError] = StoreError
+
+    def __init__(self, path: str | Path, schema: str):
         self.path = Path(path)
         self._lock = threading.RLock()
         try:
             self._db = connect(self.path)
-            self._db.executescript(_SCHEMA)
-            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            self._db.executescript(schema)
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the embedded store at {self.path}: {exc}") from exc
-
-    # -- plumbing -------------------------------------------------------------------------------------------------
+            raise self.error(f"cannot open {self.path}: {exc}") from exc
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
             try:
                 return self._db.execute(sql, params).fetchall()
             except sqlite3.Error as exc:
-                raise StoreError(f"{self.path}: {exc}") from exc
+                raise self.error(f"{self.path}: {exc}") from exc
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` … ``COMMIT``, rolled back on any error (sqlite3 errors mapped)."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException as exc:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise self.error(f"{self.path}: {exc}") from exc
+                raise
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
-    def __enter__(self) -> SQLiteStore:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+
+class SQLiteStore(SQLiteFile):
+    """Store protocol over SQLite. Safe to share between threads (one connection, serialised by a lock)."""
+
+    def __init__(self, path: str | Path):
+        super().__init__(path, _SCHEMA)
+        self._query("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+
     # -- articles -------------------------------------------------------------------------------------------------
 
     def write_articles(self, writes: Sequence[ArticleWrite]) -> list[WriteResult]:
-        results: list[WriteResult] = []
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                for write in writes:
-                    results.append(self._write_one(write))
-                self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                self._db.execute("ROLLBACK")
-                raise StoreError(f"{self.path}: writing {len(writes)} article(s) failed: {exc}") from exc
-        return results
+        with self._transaction():  # all or nothing: a failed batch is written again by the next run
+            return [self._write_one(write) for write in writes]
 
     def _write_one(self, write: ArticleWrite) -> WriteResult:
         row = self._db.execute(
@@ -208,16 +224,10 @@ class SQLiteStore:
     def set_tags(self, article_id: str, tags: Tags) -> None:
         stored = self.get_article(article_id)
         stored.tags = tags
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                self._db.execute("UPDATE articles SET doc = ?, relevance = ? WHERE id = ?",
-                                 (stored.model_dump_json(), tags.relevance, article_id))
-                self._replace_tags(article_id, tags)
-                self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                self._db.execute("ROLLBACK")
-                raise StoreError(f"{self.path}: re-tagging {article_id} failed: {exc}") from exc
+        with self._transaction() as db:
+            db.execute("UPDATE articles SET doc = ?, relevance = ? WHERE id = ?",
+                       (stored.model_dump_json(), tags.relevance, article_id))
+            self._replace_tags(article_id, tags)
 
     def known_articles(self, canonical_urls: Sequence[str]) -> dict[str, KnownArticle]:
         known: dict[str, KnownArticle] = {}
