@@ -88,7 +88,7 @@ def test_dev_set_shape(articles):
     english = [a for a in articles if a.language == "en"]
     assert sum(not a.labels.relevant for a in english) >= 40
     heldout = [a for a in articles if a.split == "heldout"]
-    assert len(heldout) >= 30
+    assert len(heldout) >= 40
     # the current held-out set was written at realistic news length (docs/tagging.md)
     assert all(250 <= len(a.text.split()) <= 600 for a in heldout), [a.id for a in heldout]
     assert len({a.id for a in articles}) == len(articles)
@@ -102,10 +102,10 @@ def test_dev_split_floors(tagger: Tagger, articles):
     dev = [a for a in articles if a.split == "dev" and a.language == "en"]
     report = evaluate(dev, tagger.tag)
     detail = "\n".join(report.errors)
-    # measured 0.93 / 0.95 / 0.99 / 0.99 on 209 articles (docs/tagging.md)
-    assert report.topics.f1 >= 0.90, detail
-    assert report.jurisdictions.f1 >= 0.93, detail
-    assert report.primary_accuracy >= 0.97, detail
+    # measured 0.91 / 0.97 / 0.98 / 0.99 on 365 articles (docs/tagging.md)
+    assert report.topics.f1 >= 0.89, detail
+    assert report.jurisdictions.f1 >= 0.95, detail
+    assert report.primary_accuracy >= 0.96, detail
     assert report.relevance_accuracy >= 0.97, detail
 
 
@@ -115,11 +115,11 @@ def test_heldout_split_regression_floors(tagger: Tagger, articles):
     heldout = [a for a in articles if a.split == "heldout" and a.language == "en"]
     report = evaluate(heldout, tagger.tag)
     detail = "\n".join(report.errors)
-    # round 7, taxonomy 2c40d37b9bd3: measured 0.84 / 0.88 / 0.94 / 0.94 on 31 articles
-    assert report.topics.f1 >= 0.80, detail
-    assert report.jurisdictions.f1 >= 0.85, detail
-    assert report.primary_accuracy >= 0.90, detail
-    assert report.relevance_accuracy >= 0.90, detail
+    # round 11, taxonomy d8c2f22bb7dc: measured 0.80 / 0.94 / 1.00 / 1.00 on 40 articles
+    assert report.topics.f1 >= 0.77, detail
+    assert report.jurisdictions.f1 >= 0.91, detail
+    assert report.primary_accuracy >= 0.95, detail
+    assert report.relevance_accuracy >= 0.95, detail
 
 
 def test_non_english_articles_record_their_language(tagger: Tagger, articles):
@@ -208,6 +208,113 @@ def test_born_founder_is_not_a_jurisdiction(tagger: Tagger):
     # the same country named as a regulator's home is a jurisdiction
     canadian = text.replace("The exchange's Canadian-born founder said", "Canada's securities regulators said")
     assert "CA" in tagger.tag("SEC sues crypto exchange over unregistered trading", canadian).jurisdictions
+
+
+TZ_BODY = (
+    "Tanzania's parliament approved a 3% tax on digital asset transfers, the finance ministry said. "
+    "The Tanzania Revenue Authority will collect the tax from exchanges each month. "
+    "Officials said the tax would apply from July. "
+)
+
+
+def test_subject_of_one_regulatory_sentence_is_a_jurisdiction(tagger: Tagger):
+    # one sentence in which the country's own rules are the subject is enough (docs/tagging.md)
+    tags = tagger.tag("Tanzania taxes crypto transfers",
+                      TZ_BODY + "Kenya cut its own tax on digital asset transfers this year to 1.5%.")
+    assert tags.primary_jurisdiction == "TZ" and "KE" in tags.jurisdictions
+    # a place after a preposition is where something happens, not who acts
+    tags = tagger.tag("Tanzania taxes crypto transfers",
+                      TZ_BODY + "In Kenya traders said volumes rose this year by 1.5%.")
+    assert tags.jurisdictions == ["TZ"]
+    # places listed with the subject share it, and so does a place followed by ", which" and a rule
+    tags = tagger.tag("Tanzania taxes crypto transfers",
+                      TZ_BODY + "Officials cited neighbours such as Uganda and Rwanda, which tax crypto gains.")
+    assert {"UG", "RW"} <= set(tags.jurisdictions)
+    tags = tagger.tag("Tanzania taxes crypto transfers",
+                      TZ_BODY + "In Uganda, a court fined an exchange for unpaid tax last year.")
+    assert "UG" in tags.jurisdictions
+
+
+def test_target_of_another_jurisdictions_sanctions_is_not_a_jurisdiction(tagger: Tagger):
+    tags = tagger.tag(
+        "Lithuania fines crypto firm",
+        "The Bank of Lithuania fined a crypto exchange for breaching anti-money laundering rules, and said "
+        "it had helped clients evade sanctions on Russia. The central bank said the firm must stop "
+        "providing services. The exchange said it would appeal the fine in court.",
+    )
+    assert tags.jurisdictions == ["LT"]
+    assert "sanctions" in tags.topics
+
+
+def test_described_target_of_sanctions_and_dateline_are_not_jurisdictions(tagger: Tagger):
+    tags = tagger.tag(
+        "UK sanctions office fines crypto exchange over Russian payments",
+        "LONDON - Britain's Office of Financial Sanctions Implementation fined a crypto exchange for "
+        "breaching sanctions by processing transfers for customers linked to a sanctioned Russian bank. "
+        "The exchange must improve its screening, the Financial Conduct Authority said.",
+    )
+    assert tags.jurisdictions == ["GB"]
+    # a dateline says where the story was filed, not whose rules it is about
+    tags = tagger.tag(
+        "FATF urges countries to enforce travel rule",
+        "PARIS - The Financial Action Task Force said countries must enforce the travel rule for crypto "
+        "transfers, and that supervisors should license or register crypto service providers.",
+    )
+    assert tags.jurisdictions == ["INT"]
+
+
+def test_authority_of_a_place_counts_for_the_place(tagger: Tagger):
+    # "Zambia's Securities and Exchange Commission" is not the US SEC, though it shares the name
+    tags = tagger.tag(
+        "Zambia admits crypto firms to sandbox",
+        "Zambia's Securities and Exchange Commission has admitted four crypto companies to its regulatory "
+        "sandbox. The commission said the firms must comply with anti-money laundering rules.",
+    )
+    assert tags.jurisdictions == ["ZM"]
+    assert "SEC" not in {e.name for e in tags.entities}
+    # "a Dutch court" is an authority of the Netherlands, named once
+    tags = tagger.tag(
+        "Turkey tightens crypto rules",
+        "Turkey's Capital Markets Board said crypto platforms must obtain licences. A Dutch court "
+        "separately sentenced a developer for money laundering in a crypto case.",
+    )
+    assert tags.primary_jurisdiction == "TR" and "NL" in tags.jurisdictions
+
+
+def test_product_story_without_rules_or_authorities_is_not_relevant(tagger: Tagger):
+    # crypto words and "retail customers" make no regulatory news without a rule-maker or a rule
+    tags = tagger.tag(
+        "Exchange launches gold token for retail customers",
+        "A crypto exchange launched a token backed by gold for retail customers. The token will be "
+        "available to retail investors in the app, and crypto users can buy fractions. Bitcoin rose. "
+        "Fans lost money on tokens promoted by clubs.",
+    )
+    assert tags.relevance < 0.5 and tags.topics == []
+
+
+def test_one_sentence_of_crypto_does_not_make_a_crypto_story(tagger: Tagger):
+    text = ("The European Commission proposed rules for artificial intelligence in lending, and banks asked "
+            "the regulator to delay the law. Supervisors said the rules would apply next year. ")
+    alone = tagger.tag("EU proposes AI lending rules", text + "Bitcoin, ether and other cryptocurrencies were not discussed.")
+    assert alone.relevance < 0.5
+
+
+def test_a_phrase_matched_twice_for_one_label_counts_once(tagger: Tagger):
+    # "retail investors" is both a phrase and a prefix phrase ("retail investor*") of one topic
+    tags = tagger.tag("Regulator sets crypto rules", "The regulator set rules for crypto exchanges and said "
+                      "retail investors would be covered.")
+    hits = [m for m in tags.matches if m.label == "topic:consumer-protection"]
+    assert len({m.offset for m in hits}) == len(hits)
+
+
+def test_regulation_in_one_aside_does_not_make_a_story_relevant(tagger: Tagger):
+    story = ("A crypto exchange extended its sponsorship of a racing team for five years, the companies said. "
+             "The exchange's logo will stay on the cars, and fans can win passes by trading crypto in its app. "
+             "Crypto firms spent heavily on sports deals in 2021 before prices fell. "
+             "Spending on sponsorships has picked up as bitcoin rose to records this year. "
+             "The team said the crypto partnership had been one of its most successful. ")
+    aside = "The logo will not appear at races where local rules restrict crypto advertising to protect consumers."
+    assert tagger.tag("Crypto exchange extends racing sponsorship", story + aside).relevance < 0.5
 
 
 def test_prices_in_asian_trading_is_not_a_jurisdiction(tagger: Tagger):

@@ -32,6 +32,8 @@ def _sentence_starts(text: str) -> list[int]:
 
 # A cue does not reach across these ("not only X, but they will ban Y"), nor across sentences.
 _CLAUSE_PUNCTUATION = (",", ";", ":", "\u2014", "(", ")", ".", "!", "?", "\n")
+# the same characters as one search: one call in C instead of ten substring tests
+_CLAUSE_BREAK = re.compile("[" + re.escape("".join(_CLAUSE_PUNCTUATION)) + "]")
 
 #: (end offset of the cue, scope in words, sentence index)
 Cue = tuple[int, int, int]
@@ -58,8 +60,7 @@ class ScannedField:
         gap = self.folded[a:b]
         if len(gap.split()) > words or " but " in gap:
             return False
-        between = self.text[a:b]
-        return not any(p in between for p in _CLAUSE_PUNCTUATION)
+        return _CLAUSE_BREAK.search(self.text, a, b) is None
 
     def governed(self, cues: list[Cue], hit: Hit) -> bool:
         """Does a cue shortly before ``hit``, in the same sentence and clause, govern it?"""

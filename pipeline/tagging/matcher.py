@@ -205,12 +205,27 @@ def _longest(raw: list[tuple[int, int, Term]], sentence_starts: list[int]) -> li
     kept: list[Hit] = []
     span_start = span_end = -1  # the span that won last
     sentence, last_sentence = 0, len(sentence_starts) - 1
+    span_first = 0  # index in kept of the winning span's first hit
     for start, negative_end, term in raw:
         end = -negative_end
         if start != span_start or end != span_end:
             if start < span_end:
                 continue  # inside a longer phrase
             span_start, span_end = start, end
+            span_first = len(kept)
+        else:
+            # the same words matched by two phrases of one label ("retail investors" and
+            # "retail investor*") are one piece of evidence, at the heavier weight
+            duplicate = False
+            for i in range(span_first, len(kept)):
+                other = kept[i].term
+                if other.ref == term.ref and other.kind == term.kind:
+                    if term.weight > other.weight:
+                        kept[i] = _new_hit(Hit, (start, end, term, kept[i].sentence))
+                    duplicate = True
+                    break
+            if duplicate:
+                continue
         while sentence < last_sentence and sentence_starts[sentence + 1] <= start:
             sentence += 1
         kept.append(_new_hit(Hit, (start, end, term, sentence)))

@@ -110,6 +110,9 @@ class ContextSpec(_Strict):
     hedging: dict[str, int] = Field(default_factory=dict)
     #: templates around a place name that make it a passing mention: "{}-born", "in {} trading"
     passing: list[str] = Field(default_factory=list)
+    #: templates around a place name that make it an authority of that place: "{} court",
+    #: "regulators in {}", "{}'s government"; the mention then counts as an authority does
+    authority: list[str] = Field(default_factory=list)
     #: phrase -> weight; generic regulatory vocabulary (relevance and "substantive sentence")
     regulatory: dict[str, float] = Field(default_factory=dict)
     #: phrase -> weight; says the article is about crypto at all
@@ -117,12 +120,12 @@ class ContextSpec(_Strict):
     #: phrase -> weight; price news, hacks and product launches
     off_topic: dict[str, float] = Field(default_factory=dict)
 
-    @field_validator("passing")
+    @field_validator("passing", "authority")
     @classmethod
-    def _templates(cls, templates: list[str]) -> list[str]:
+    def _templates(cls, templates: list[str], info) -> list[str]:
         for template in templates:
             if template.count("{}") != 1 or not template.replace("{}", "").strip():
-                raise ValueError(f"passing template {template!r} needs exactly one '{{}}' and some text")
+                raise ValueError(f"{info.field_name} template {template!r} needs exactly one '{{}}' and some text")
         return templates
 
 
@@ -147,6 +150,14 @@ class ScoringSpec(_Strict):
     #: a place within ``proximity_words`` of a topic phrase ("US sanctions") is worth this much more
     proximity_bonus: float = 1.5
     proximity_words: int = 3
+    #: a place this many words or fewer from the start of a regulatory sentence, or followed by
+    #: ", which", is the sentence's subject ("Kenya cut its tax on ...") and gets proximity_bonus
+    subject_words: int = 3
+    #: a place in an authority template ("Dutch court") weighs this much, as an authority does
+    authority_template_weight: float = 1.5
+    #: relevance is multiplied by this when the article has no regulatory vocabulary and names no
+    #: authority: crypto words and product or marketing words do not make regulatory news
+    no_regulatory_action_factor: float = 0.5
     #: EU or INT is primary only if no country has at least this share of its score
     supranational_share: float = 0.6
     kind_weights: dict[str, float] = Field(default_factory=dict)
@@ -157,6 +168,11 @@ class ScoringSpec(_Strict):
     relevance_slope: float = 2.5
     relevance_bias: float = 0.8
     relevance_crypto_min: float = 3.0
+    #: crypto evidence counted from one sentence at most (position weight included)
+    relevance_crypto_sentence_cap: float = 1.5
+    #: an article whose position-weighted share of sentences about rules is below this has its
+    #: relevance multiplied by (share / this) squared: regulation in one aside is not the story
+    relevance_share_full: float = 0.35
 
 
 class Taxonomy(_Strict):
