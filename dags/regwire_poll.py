@@ -11,8 +11,17 @@ import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowSkipException
 
-from regwire_common import (ARTICLES, FETCH_POOL, POLL_MAX_RETRY_DELAY, POLL_RETRIES, POLL_RETRY_DELAY,
-                            POLL_SCHEDULE, record_outcome, regwire_settings, sources_file)
+from regwire_common import (
+    ARTICLES,
+    FETCH_POOL,
+    POLL_MAX_RETRY_DELAY,
+    POLL_RETRIES,
+    POLL_RETRY_DELAY,
+    POLL_SCHEDULE,
+    record_outcome,
+    regwire_settings,
+    sources_file,
+)
 
 
 @dag(

@@ -124,8 +124,12 @@ def run(
                     break
                 force = False
                 # Sleep until the next feed is due (at most a minute, so new schedules are picked up).
-                upcoming = [s.next_poll for s in pipeline.store.feed_states()
-                            if s.next_poll is not None and s.status is FeedStatus.ACTIVE]
+                try:
+                    upcoming = [s.next_poll for s in pipeline.store.feed_states()
+                                if s.next_poll is not None and s.status is FeedStatus.ACTIVE]
+                except RegwireError as exc:  # the store is unreachable: try again in a minute
+                    err_console.print(f"[yellow]store[/yellow]: {escape(str(exc))}")
+                    upcoming = []
                 wait = min([(t - datetime.now(UTC)).total_seconds() for t in upcoming] + [60.0])
                 if stop.wait(max(1.0, wait)):
                     break

@@ -26,9 +26,9 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator, Optional
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = REPO_ROOT / "scripts" / "search-node"
@@ -92,8 +92,8 @@ class SearchNode:
 
     def __init__(
         self,
-        data_dir: Optional[os.PathLike | str] = None,
-        port: Optional[int] = None,
+        data_dir: os.PathLike | str | None = None,
+        port: int | None = None,
         startup_timeout: float = 120.0,
         heap: str = "512m",
     ) -> None:
@@ -103,9 +103,9 @@ class SearchNode:
         self._port_given = port is not None
         self.startup_timeout = startup_timeout
         self.heap = heap
-        self.proc: Optional[subprocess.Popen] = None
-        self.log_path: Optional[Path] = None
-        self.startup_seconds: Optional[float] = None
+        self.proc: subprocess.Popen | None = None
+        self.log_path: Path | None = None
+        self.startup_seconds: float | None = None
         self._log_file = None
 
     # -- properties ----------------------------------------------------------------------------------------------
@@ -117,7 +117,7 @@ class SearchNode:
         return f"http://127.0.0.1:{self.port}"
 
     @property
-    def pid(self) -> Optional[int]:
+    def pid(self) -> int | None:
         return self.proc.pid if self.proc is not None else None
 
     @property
@@ -131,7 +131,7 @@ class SearchNode:
 
     # -- lifecycle -----------------------------------------------------------------------------------------------
 
-    def start(self) -> "SearchNode":
+    def start(self) -> SearchNode:
         if self.running:
             raise SearchNodeError(f"node already running (pid {self.pid})")
         fetch()
@@ -228,7 +228,7 @@ class SearchNode:
         finally:
             self._close_log()
 
-    def restart(self) -> "SearchNode":
+    def restart(self) -> SearchNode:
         """Stop and start again on the same port with the same data dir (indices survive)."""
         if self.port is None or self.data_dir is None:
             raise SearchNodeError("restart() before start()")
@@ -247,7 +247,7 @@ class SearchNode:
             self._log_file.close()
             self._log_file = None
 
-    def __enter__(self) -> "SearchNode":
+    def __enter__(self) -> SearchNode:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -263,7 +263,7 @@ class SearchNode:
             nodes = json.load(resp)["nodes"]
         return {p["name"] for node in nodes.values() for p in node.get("plugins", []) + node.get("modules", [])}
 
-    def rss_bytes(self) -> Optional[int]:
+    def rss_bytes(self) -> int | None:
         """Resident memory of the JVM (Linux), or None."""
         if self.pid is None:
             return None
@@ -277,7 +277,7 @@ class SearchNode:
 
 
 # Nodes still running when the interpreter exits are stopped (the JVM also watches our PID, for a hard kill).
-_live_nodes: "set[SearchNode]" = set()
+_live_nodes: set[SearchNode] = set()
 
 
 @atexit.register
@@ -302,7 +302,7 @@ def search_node_fixture(**kwargs) -> Iterator[SearchNode]:
         node.close()
 
 
-_shared: "dict[str, object]" = {}
+_shared: dict[str, object] = {}
 _shared_lock = threading.Lock()
 
 
@@ -328,7 +328,7 @@ def shared_search_node() -> SearchNode:
         return node
 
 
-def shared_compat_proxy() -> "CompatProxy":
+def shared_compat_proxy() -> CompatProxy:
     """One CompatProxy in front of the shared node (it reconnects per request, so it survives restarts)."""
     node = shared_search_node()
     with _shared_lock:
@@ -383,8 +383,8 @@ class CompatProxy:
         self.upstream = (host, int(port))
         self.es_version = es_version
         self.requests_seen = 0
-        self._server: Optional[ThreadingHTTPServer] = None
-        self._thread: Optional[threading.Thread] = None
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -392,7 +392,7 @@ class CompatProxy:
             raise RuntimeError("proxy not started")
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
-    def start(self) -> "CompatProxy":
+    def start(self) -> CompatProxy:
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -498,7 +498,7 @@ class CompatProxy:
             self._thread.join(timeout=5)
             self._thread = None
 
-    def __enter__(self) -> "CompatProxy":
+    def __enter__(self) -> CompatProxy:
         return self.start()
 
     def __exit__(self, *exc) -> None:

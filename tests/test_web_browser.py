@@ -21,11 +21,10 @@ from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from test_web import XSS_TITLE, fill  # noqa: E402
 
 from pipeline.store import SQLiteStore  # noqa: E402
 from pipeline.web import create_app  # noqa: E402
-
-from test_web import XSS_TITLE, fill  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")

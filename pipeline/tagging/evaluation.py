@@ -6,7 +6,6 @@ numbers the benchmark prints.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,7 +101,8 @@ def evaluate(articles: Iterable[LabeledArticle], tag: Callable[[str, str], Tags]
         report.relevance_correct += relevant == gold.relevant
         problems = []
         if predicted_topics != gold_topics:
-            problems.append(f"topics +{sorted(predicted_topics - gold_topics)} -{sorted(gold_topics - predicted_topics)}")
+            extra_topics, missed_topics = sorted(predicted_topics - gold_topics), sorted(gold_topics - predicted_topics)
+            problems.append(f"topics +{extra_topics} -{missed_topics}")
         if set(tags.jurisdictions) != set(gold.jurisdictions):
             extra = sorted(set(tags.jurisdictions) - set(gold.jurisdictions))
             missing = sorted(set(gold.jurisdictions) - set(tags.jurisdictions))
