@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .context import PassingTemplates, ScannedField, scan
 from .language import detect_folded
-from .matcher import Hit, Matcher
+from .matcher import Hit, Matcher, Term, TogetherRule
 from .models import Tags
 from .taxonomy import Taxonomy, load_taxonomy
 
@@ -130,7 +130,7 @@ class Tagger:
         negated_in_title: set[str] = set()  # fields[0] is the title, scored first
         regulatory_topics = self._regulatory_topics
         for f in fields:
-            if not f.topic_hits:
+            if not (f.topic_hits or f.together_hits):
                 continue
             vetoed = {(h.sentence, h.term.ref) for h in f.topic_hits if h.term.kind == "topic_negative"}
             names = [(h.start, h.end) for h in f.gazetteer_hits if h.term.kind == "entity"]
@@ -167,6 +167,13 @@ class Tagger:
                         weight *= s.negated_title_factor
                 scores[ref] = scores.get(ref, 0.0) + weight
                 evidence.setdefault(ref, []).append((f, hit, weight))
+            for ref, hit in _together(f, names, name_starts):
+                # a statement of its own, so negation does not cancel it: "banks may not serve
+                # crypto exchanges" is about fiat ramps (and, through a rule of its own, a ban)
+                if not (vetoed and (hit.sentence, ref) in vetoed):
+                    weight = hit.term.weight * self._position(f, hit.start)
+                    scores[ref] = scores.get(ref, 0.0) + weight
+                    evidence.setdefault(ref, []).append((f, hit, weight))
         return scores, evidence
 
     # ------------------------------------------------------------------ relevance
@@ -448,6 +455,47 @@ def _listed(gap: str) -> bool:
     """Do only commas, "and", "or" or "the" stand between two places ("France, Italy and Austria")?"""
     words = gap.split()
     return len(words) <= 2 and all(w in ("and", "or", "the") for w in words)
+
+
+def _together(f: ScannedField, names: list[tuple[int, int]], name_starts: list[int]) -> list[tuple[str, Hit]]:
+    """(topic, span) for each together rule met in a sentence of ``f``, once per rule and sentence.
+
+    From each first-group phrase, every other group takes its occurrence in the same sentence
+    nearest to it; the rule is met when the span from the first to the last of them has at most
+    ``within`` words. A first phrase inside a name ((start, end) of each, sorted) does not count:
+    "Securities" in "Securities Commission".
+    """
+    found = []
+    done: set[tuple[int, TogetherRule]] = set()
+    folded, starts = f.folded, f.starts
+    for hit in f.together_hits:
+        if names:
+            i = bisect_right(name_starts, hit.start) - 1
+            if i >= 0 and names[i][1] >= hit.end:
+                continue
+        sentence_start = starts[hit.sentence]
+        sentence_end = starts[hit.sentence + 1] if hit.sentence + 1 < len(starts) else len(folded)
+        for rule in hit.term.ref:
+            if (hit.sentence, rule) in done:
+                continue
+            start, end = hit.start, hit.end
+            for pattern in rule.others:
+                nearest = None
+                for m in pattern.finditer(folded, sentence_start, sentence_end):
+                    distance = abs(m.start() - hit.start)
+                    if nearest is None or distance < nearest[0]:
+                        nearest = (distance, m.start(), m.end())
+                if nearest is None:
+                    break
+                start, end = min(start, nearest[1]), max(end, nearest[2])
+            else:
+                if len(folded[start:end].split()) <= rule.within:
+                    done.add((hit.sentence, rule))
+                    # the span is one piece of evidence, as heavy as the rule says
+                    t = hit.term
+                    term = Term(t.kind, rule.topic, rule.weight, t.sub, t.prefix, t.case, t.written, t.layer)
+                    found.append((rule.topic, Hit(start, end, term, hit.sentence)))
+    return found
 
 
 def _matches(label: str, evidence: list[Evidence]) -> list[dict]:
