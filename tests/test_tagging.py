@@ -102,7 +102,7 @@ def test_dev_split_floors(tagger: Tagger, articles):
     dev = [a for a in articles if a.split == "dev" and a.language == "en"]
     report = evaluate(dev, tagger.tag)
     detail = "\n".join(report.errors)
-    # measured 0.91 / 0.97 / 0.98 / 0.99 on 365 articles (docs/tagging.md)
+    # measured 0.90 / 0.96 / 0.98 / 0.99 on 405 articles (docs/tagging.md)
     assert report.topics.f1 >= 0.89, detail
     assert report.jurisdictions.f1 >= 0.95, detail
     assert report.primary_accuracy >= 0.96, detail
@@ -115,10 +115,10 @@ def test_heldout_split_regression_floors(tagger: Tagger, articles):
     heldout = [a for a in articles if a.split == "heldout" and a.language == "en"]
     report = evaluate(heldout, tagger.tag)
     detail = "\n".join(report.errors)
-    # round 11, taxonomy d8c2f22bb7dc: measured 0.80 / 0.94 / 1.00 / 1.00 on 40 articles
-    assert report.topics.f1 >= 0.77, detail
-    assert report.jurisdictions.f1 >= 0.91, detail
-    assert report.primary_accuracy >= 0.95, detail
+    # round 12, taxonomy bfcc0cf87938: measured 0.84 / 0.94 / 0.92 / 0.98 on 48 articles
+    assert report.topics.f1 >= 0.82, detail
+    assert report.jurisdictions.f1 >= 0.92, detail
+    assert report.primary_accuracy >= 0.89, detail
     assert report.relevance_accuracy >= 0.95, detail
 
 
@@ -307,6 +307,29 @@ def test_a_phrase_matched_twice_for_one_label_counts_once(tagger: Tagger):
     assert len({m.offset for m in hits}) == len(hits)
 
 
+def test_together_rule_finds_a_statement_no_single_phrase_makes(tagger: Tagger):
+    title = "Central bank warns public about crypto schemes"
+    lead = ("The central bank warned the public against crypto investment schemes on Monday and said the "
+            "regulator would consult on new rules for virtual assets next year. ")
+    statement = "Banks and payment service providers may not process payments to or from crypto exchanges."
+    tags = tagger.tag(title, lead + statement)
+    assert {"fiat-ramp", "ban"} <= set(tags.topics)
+    evidence = {(m.phrase, m.weight) for m in tags.matches if m.label == "topic:fiat-ramp" and m.offset >= len(lead)}
+    # the evidence is the span from the first group's phrase to the last group's
+    # (rule weight 1.6, x1.4 in the lead)
+    assert ("Banks and payment service providers may not process payments to or from crypto", 2.24) in evidence
+    # the same words in different sentences are not a statement
+    apart = tagger.tag(title, lead + "Banks reported higher profits. Payments rose. Crypto exchanges grew.")
+    assert not {"fiat-ramp", "ban"} & set(apart.topics)
+
+
+def test_together_rule_words_inside_a_name_do_not_count(tagger: Tagger):
+    body = ("The Securities and Exchange Commission of Pakistan said it would approve rules for crypto exchanges "
+            "next year and consult the industry on licensing. The regulator said firms must register.")
+    tags = tagger.tag("Pakistan regulator plans crypto rules", body)
+    assert "securities" not in tags.topics
+
+
 def test_regulation_in_one_aside_does_not_make_a_story_relevant(tagger: Tagger):
     story = ("A crypto exchange extended its sponsorship of a racing team for five years, the companies said. "
              "The exchange's logo will stay on the cars, and fans can win passes by trading crypto in its app. "
@@ -434,6 +457,20 @@ def test_bad_weight_and_bad_jurisdiction_are_named(tmp_path: Path):
     message = str(err.value)
     assert "topics.taxation.patterns" in message and "'tithe'" in message
     assert "entities.Norges Bank.jurisdiction" in message and 'write "NO"' in message
+
+
+def test_together_rule_needs_two_groups(tmp_path: Path):
+    path = _write(tmp_path, """
+        topics:
+          ban:
+            together:
+              - {weight: 1.6, groups: [[may not]]}
+    """)
+    with pytest.raises(TaxonomyError) as err:
+        load_taxonomy(path)
+    # the user's rule is appended to the packaged ones, so its index follows theirs
+    assert f"{path}: topics.ban.together." in str(err.value)
+    assert ".groups: List should have at least 2 items" in str(err.value)
 
 
 def test_entity_with_undefined_jurisdiction(tmp_path: Path):
