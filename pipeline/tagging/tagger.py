@@ -95,7 +95,7 @@ class Tagger:
         return Tags.model_validate({
             "topics": topics,
             "jurisdictions": jurisdictions,
-            "primary_jurisdiction": self._primary(jurisdictions, jur_scores),
+            "primary_jurisdiction": self._primary(jurisdictions, jur_scores, jur_evidence),
             "entities": entities,
             "relevance": round(relevance, 4),
             "matches": matches,
@@ -128,6 +128,9 @@ class Tagger:
         scores: dict[str, float] = {}
         evidence: dict[str, list[Evidence]] = {}
         negated_in_title: set[str] = set()  # fields[0] is the title, scored first
+        # a subject topic's phrases in one sentence are one mention ("dollar-pegged stablecoins"),
+        # worth its strongest phrase: (topic, field, sentence) -> weight counted so far
+        subject_sentences: dict[tuple[str, str, int], float] = {}
         regulatory_topics = self._regulatory_topics
         for f in fields:
             if not (f.topic_hits or f.together_hits):
@@ -165,6 +168,12 @@ class Tagger:
                     if not title and ref in negated_in_title:
                         # the headline frames the story ("denies plans to ban"); the body reports on it
                         weight *= s.negated_title_factor
+                    if ref not in regulatory_topics:
+                        key = (ref, f.name, hit.sentence)
+                        counted = subject_sentences.get(key, 0.0)
+                        if weight > counted:
+                            subject_sentences[key] = weight
+                        weight = weight - counted if weight > counted else 0.0
                 scores[ref] = scores.get(ref, 0.0) + weight
                 evidence.setdefault(ref, []).append((f, hit, weight))
             for ref, hit in _together(f, names, name_starts):
@@ -438,10 +447,23 @@ class Tagger:
             return True
         return i < len(actions) and f.close(hit.end, actions[i].start, limit)
 
-    def _primary(self, jurisdictions: list[str], scores: dict[str, float]) -> str | None:
-        """The top-scoring jurisdiction, except that a well-supported country beats EU/INT bodies acting on it."""
+    def _primary(self, jurisdictions: list[str], scores: dict[str, float],
+                 evidence: dict[str, list[Evidence]]) -> str | None:
+        """The headline's first jurisdiction, else the top-scoring one.
+
+        A headline names what the story is about first ("Basel Committee agrees to review crypto
+        rules after US, UK balk"), while the body may say more about someone else. Without one
+        in the headline, a well-supported country beats the EU/INT body acting on it.
+        """
         if not jurisdictions:
             return None
+        first_in_title: dict[str, int] = {}
+        for code in jurisdictions:
+            starts = [hit.start for f, hit, weight in evidence[code] if f.name == "title" and weight > 0]
+            if starts:
+                first_in_title[code] = min(starts)
+        if first_in_title:
+            return min(first_in_title, key=first_in_title.__getitem__)
         top = jurisdictions[0]
         if top in _SUPRANATIONAL:
             floor = self._s.supranational_share * scores[top]
