@@ -1,6 +1,6 @@
 """Measure tagging throughput on one core for ~600-word articles.
 
-    .venv/bin/python bench/tagging_speed.py [--seconds 5] [--words 600]
+    .venv/bin/python bench/tagging_speed.py [--seconds 5] [--words 600] [--rules-only]
 
 Articles are built by joining dev-set texts until they reach the word count (cut at the next
 sentence end), so vocabulary and evidence density are those of real articles. The rate is
@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline.tagging import Tagger  # noqa: E402
+from pipeline.tagging import Tagger, load_taxonomy  # noqa: E402
 from pipeline.tagging.evaluation import load_labeled  # noqa: E402
 
 DEV_SET = Path(__file__).resolve().parents[1] / "tests" / "tagging" / "dev_set.jsonl"
@@ -49,10 +49,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=5.0, help="CPU seconds to run for")
     parser.add_argument("--words", type=int, default=600)
+    parser.add_argument("--rules-only", action="store_true", help="without the learned topic model")
     args = parser.parse_args()
 
+    taxonomy = load_taxonomy()
+    taxonomy.scoring.topic_model = not args.rules_only
     build_start = time.perf_counter()
-    tagger = Tagger()
+    tagger = Tagger(taxonomy)
     build_ms = (time.perf_counter() - build_start) * 1000
     articles = build_articles(args.words)
     mean_words = sum(len(text.split()) for _, text in articles) / len(articles)

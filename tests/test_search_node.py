@@ -12,7 +12,7 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-from searchnode import SearchNode, shared_compat_proxy, shared_search_node
+from searchnode import SearchNode, shared_compat_proxy, shared_search_node  # noqa: E402
 
 
 @pytest.fixture(scope="session")

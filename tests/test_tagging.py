@@ -10,7 +10,8 @@ import pytest
 
 from pipeline.errors import ConfigError, TaxonomyError
 from pipeline.tagging import TOPICS, Tagger, Tags, default_tagger, load_taxonomy, tag_article
-from pipeline.tagging.evaluation import evaluate, load_labeled
+from pipeline.tagging.evaluation import dev_split_digest, evaluate, load_labeled
+from pipeline.tagging.learned import TopicModel
 
 DEV_SET = Path(__file__).resolve().parent / "tagging" / "dev_set.jsonl"
 SEED_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "seed"
@@ -98,12 +99,21 @@ def test_dev_set_shape(articles):
         assert not a.labels.topics or a.labels.relevant, f"{a.id}: topics are only labelled on relevant articles"
 
 
-def test_dev_split_floors(tagger: Tagger, articles):
+@pytest.fixture(scope="module")
+def rules_only() -> Tagger:
+    taxonomy = load_taxonomy()
+    taxonomy.scoring.topic_model = False
+    return Tagger(taxonomy)
+
+
+def test_dev_split_floors(rules_only: Tagger, articles):
+    # The learned model was trained on the dev split, so its figures there say nothing; the
+    # rules are checked alone (bench/train_topic_model.py --cv gives the model's dev figures).
     dev = [a for a in articles if a.split == "dev" and a.language == "en"]
-    report = evaluate(dev, tagger.tag)
+    report = evaluate(dev, rules_only.tag)
     detail = "\n".join(report.errors)
-    # measured 0.90 / 0.96 / 0.98 / 0.99 on 405 articles (docs/tagging.md)
-    assert report.topics.f1 >= 0.89, detail
+    # measured 0.89 / 0.96 / 0.98 / 0.99 on 573 articles (docs/tagging.md)
+    assert report.topics.f1 >= 0.87, detail
     assert report.jurisdictions.f1 >= 0.95, detail
     assert report.primary_accuracy >= 0.96, detail
     assert report.relevance_accuracy >= 0.97, detail
@@ -120,6 +130,72 @@ def test_heldout_split_regression_floors(tagger: Tagger, articles):
     assert report.jurisdictions.f1 >= 0.92, detail
     assert report.primary_accuracy >= 0.91, detail
     assert report.relevance_accuracy >= 0.91, detail
+
+
+def test_packaged_topic_model_was_trained_on_the_current_dev_split():
+    model = TopicModel.load()
+    assert model.trained_on["sha256"] == dev_split_digest(DEV_SET), (
+        "the dev split changed since pipeline/tagging/topic_model.json was trained: "
+        "run .venv/bin/python bench/train_topic_model.py")
+    assert model.trained_on["split"] == "dev"
+
+
+def _one_word_model(**weights) -> TopicModel:
+    """A hand-made model: every topic unlikely, except as the given word weights say."""
+    topics = {t: {} for t in TOPICS}
+    for topic_word, weight in weights.items():
+        topic, word = topic_word.split("__")
+        topics[topic.replace("_", "-")][word] = weight
+    return TopicModel(biases={t: -8.0 for t in TOPICS}, weights=topics, add=0.8, veto=0.05, max_chars=2500,
+                      trained_on={})
+
+
+def test_learned_model_adds_a_topic_with_its_words_as_evidence():
+    title = "Regulator sets rules for crypto exchanges"
+    text = ("The regulator said crypto exchanges must register with it and follow new rules. The diaspora "
+            "sends money home through the exchanges, the regulator said, and the rules cover it.")
+    taxonomy = load_taxonomy()
+    rules = Tagger(taxonomy, topic_model=_one_word_model(licensing__register=9.0))
+    with_model = Tagger(taxonomy, topic_model=_one_word_model(licensing__register=9.0, payments__diaspora=12.0))
+    assert "payments" not in rules.tag(title, text).topics
+    tags = with_model.tag(title, text)
+    assert "payments" in tags.topics
+    evidence = [m for m in tags.matches if m.label == "topic:payments"]
+    assert [(m.phrase, m.field, text[m.offset:m.offset + len(m.phrase)], m.weight) for m in evidence] == [
+        ("diaspora", "text", "diaspora", 12.0)]
+
+
+def test_learned_model_vetoes_a_rule_topic_it_is_sure_is_wrong():
+    title = "Regulator bans crypto trading"
+    text = "The regulator banned crypto trading and crypto exchanges on Monday, under the new rules on crypto."
+    taxonomy = load_taxonomy()
+    keeps = Tagger(taxonomy, topic_model=_one_word_model(ban__banned=12.0))
+    vetoes = Tagger(taxonomy, topic_model=_one_word_model())  # every topic at p = 0.0003
+    assert "ban" in keeps.tag(title, text).topics
+    tags = vetoes.tag(title, text)
+    assert "ban" not in tags.topics and not _labels(tags, "topic:ban")
+
+
+def test_topic_model_can_be_switched_off_and_changes_the_version(tmp_path: Path):
+    path = _write(tmp_path, """
+        scoring:
+          topic_model: false
+    """)
+    off = Tagger(load_taxonomy(path))
+    assert off.topic_model is None and off.version == load_taxonomy(path).version
+    on = Tagger()
+    assert on.topic_model is not None and on.version != on.taxonomy.version
+
+
+def test_topic_model_round_trips_and_bad_files_are_named(tmp_path: Path):
+    model = _one_word_model(payments__remittances=1.5)
+    model.dump(tmp_path / "model.json")
+    again = TopicModel.load(tmp_path / "model.json")
+    assert again.version == model.version and again.weights["payments"] == {"remittances": 1.5}
+    (tmp_path / "bad.json").write_text('{"format": 1, "topics": {"minning": {}}}')
+    with pytest.raises(TaxonomyError) as err:
+        TopicModel.load(tmp_path / "bad.json")
+    assert str(tmp_path / "bad.json") in str(err.value) and "minning" in str(err.value)
 
 
 def test_non_english_articles_record_their_language(tagger: Tagger, articles):
@@ -307,29 +383,6 @@ def test_a_phrase_matched_twice_for_one_label_counts_once(tagger: Tagger):
     assert len({m.offset for m in hits}) == len(hits)
 
 
-def test_together_rule_finds_a_statement_no_single_phrase_makes(tagger: Tagger):
-    title = "Central bank warns public about crypto schemes"
-    lead = ("The central bank warned the public against crypto investment schemes on Monday and said the "
-            "regulator would consult on new rules for virtual assets next year. ")
-    statement = "Banks and payment service providers may not process payments to or from crypto exchanges."
-    tags = tagger.tag(title, lead + statement)
-    assert {"fiat-ramp", "ban"} <= set(tags.topics)
-    evidence = {(m.phrase, m.weight) for m in tags.matches if m.label == "topic:fiat-ramp" and m.offset >= len(lead)}
-    # the evidence is the span from the first group's phrase to the last group's
-    # (rule weight 1.6, x1.4 in the lead)
-    assert ("Banks and payment service providers may not process payments to or from crypto", 2.24) in evidence
-    # the same words in different sentences are not a statement
-    apart = tagger.tag(title, lead + "Banks reported higher profits. Payments rose. Crypto exchanges grew.")
-    assert not {"fiat-ramp", "ban"} & set(apart.topics)
-
-
-def test_together_rule_words_inside_a_name_do_not_count(tagger: Tagger):
-    body = ("The Securities and Exchange Commission of Pakistan said it would approve rules for crypto exchanges "
-            "next year and consult the industry on licensing. The regulator said firms must register.")
-    tags = tagger.tag("Pakistan regulator plans crypto rules", body)
-    assert "securities" not in tags.topics
-
-
 def test_regulation_in_one_aside_does_not_make_a_story_relevant(tagger: Tagger):
     story = ("A crypto exchange extended its sponsorship of a racing team for five years, the companies said. "
              "The exchange's logo will stay on the cars, and fans can win passes by trading crypto in its app. "
@@ -399,7 +452,8 @@ def test_language_is_recorded(tagger: Tagger):
 
 def test_tags_record_the_taxonomy_version(tagger: Tagger):
     tags = tag_article("Crypto", "Bitcoin rose.")
-    assert tags.taxonomy_version == tagger.version == load_taxonomy().version
+    # the version covers the taxonomy and the learned topic model: retag when either changes
+    assert tags.taxonomy_version == tagger.version != load_taxonomy().version
     assert len(tags.taxonomy_version) == 12
     assert 0.0 <= tags.relevance <= 1.0
     assert set(tags.topics) <= set(TOPICS)
@@ -457,20 +511,6 @@ def test_bad_weight_and_bad_jurisdiction_are_named(tmp_path: Path):
     message = str(err.value)
     assert "topics.taxation.patterns" in message and "'tithe'" in message
     assert "entities.Norges Bank.jurisdiction" in message and 'write "NO"' in message
-
-
-def test_together_rule_needs_two_groups(tmp_path: Path):
-    path = _write(tmp_path, """
-        topics:
-          ban:
-            together:
-              - {weight: 1.6, groups: [[may not]]}
-    """)
-    with pytest.raises(TaxonomyError) as err:
-        load_taxonomy(path)
-    # the user's rule is appended to the packaged ones, so its index follows theirs
-    assert f"{path}: topics.ban.together." in str(err.value)
-    assert ".groups: List should have at least 2 items" in str(err.value)
 
 
 def test_entity_with_undefined_jurisdiction(tmp_path: Path):

@@ -49,7 +49,6 @@ class ScannedField:
     topic_hits: list[Hit]
     gazetteer_hits: list[Hit]
     context_hits: list[Hit]
-    together_hits: list[Hit]
     negations: list[Cue] = field(default_factory=list)
     hedges: list[Cue] = field(default_factory=list)
     regulatory_sentences: set[int] = field(default_factory=set)
@@ -82,8 +81,9 @@ class ScannedField:
 def scan(matcher: Matcher, name: Literal["title", "text"], text: str) -> ScannedField:
     folded = fold(text)
     starts = _sentence_starts(text) if name == "text" else [0]  # a title is one sentence
-    f = ScannedField(name, text, folded, starts, *matcher.find(text, folded, starts))
-    for hit in f.context_hits:
+    topic_hits, gazetteer_hits, context_hits = matcher.find(text, folded, starts)
+    f = ScannedField(name, text, folded, starts, topic_hits, gazetteer_hits, context_hits)
+    for hit in context_hits:
         kind = hit.term.kind
         if kind == "negation":
             f.negations.append((hit.end, int(hit.term.weight), hit.sentence))

@@ -6,6 +6,7 @@ numbers the benchmark prints.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,17 @@ class LabeledArticle(BaseModel):
 def load_labeled(path: str | Path) -> list[LabeledArticle]:
     with open(path, encoding="utf-8") as fh:
         return [LabeledArticle.model_validate_json(line) for line in fh if line.strip()]
+
+
+def dev_split_digest(path: str | Path) -> str:
+    """SHA-256 of the dev split's lines, in file order: what a learned model was trained on."""
+    digest = hashlib.sha256()
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip() and LabeledArticle.model_validate_json(line).split == "dev":
+                digest.update(line.strip().encode())
+                digest.update(b"\n")
+    return digest.hexdigest()
 
 
 @dataclass

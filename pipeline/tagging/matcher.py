@@ -13,7 +13,6 @@ adjective and a sanctions cue).
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from dataclasses import dataclass
 from enum import IntEnum
@@ -44,7 +43,6 @@ class Layer(IntEnum):
     TOPIC = 0
     GAZETTEER = 1
     CONTEXT = 2
-    TOGETHER = 3  # first phrases of together rules: every hit counts, overlaps included
 
 
 class Case(IntEnum):
@@ -57,8 +55,7 @@ class Case(IntEnum):
 class Term:
     """What a phrase means. ``kind`` is one of:
 
-    topic, topic_negative (ref = topic id); together (ref = the :class:`TogetherRule` tuple whose
-    first group holds the phrase); jurisdiction (ref = code, sub = name/adjective/...);
+    topic, topic_negative (ref = topic id); jurisdiction (ref = code, sub = name/adjective/...);
     entity (ref = candidate entity names, taxonomy order); region; negation, not_negation, hedge
     (weight = scope in words); regulatory, crypto, off_topic.
     """
@@ -73,31 +70,6 @@ class Term:
     layer: Layer
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class TogetherRule:
-    """A compiled ``TopicSpec.together`` rule.
-
-    Its first group's phrases are automaton keys. The other groups are regular expressions over
-    the folded text, searched only in a sentence where a first-group phrase was found: most
-    sentences have none, and the other groups hold common words ("crypto", "serving").
-    """
-
-    topic: str
-    weight: float
-    within: int  # how many words the matched phrases may span
-    others: tuple[re.Pattern[str], ...]
-
-
-def _group_pattern(phrases: list[str]) -> re.Pattern[str]:
-    """One regular expression for a group's phrases, whole words, over folded text."""
-    alternatives = []
-    for phrase in phrases:
-        words = fold(phrase.rstrip("*")).split()
-        alternatives.append(r"\s+".join(map(re.escape, words)) + (r"\w*" if phrase.endswith("*") else ""))
-    alternatives.sort(key=len, reverse=True)
-    return re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)")
-
-
 class Hit(NamedTuple):
     start: int
     end: int
@@ -106,7 +78,7 @@ class Hit(NamedTuple):
 
 
 _LAYER_OF = {"topic": Layer.TOPIC, "topic_negative": Layer.TOPIC, "jurisdiction": Layer.GAZETTEER,
-             "entity": Layer.GAZETTEER, "region": Layer.GAZETTEER, "together": Layer.TOGETHER}
+             "entity": Layer.GAZETTEER, "region": Layer.GAZETTEER}
 _KIND_NAMES = {"names": "name", "adjectives": "adjective", "demonyms": "demonym", "capitals": "capital",
                "places": "place", "laws": "law"}
 _BY_START_LONGEST_FIRST = itemgetter(0, 1)  # raw hits are (start, -end, term)
@@ -153,21 +125,11 @@ class Matcher:
             term = Term(kind, ref, weight, sub, prefix, case, written, layer)
             entries.setdefault(_key(written, prefix), []).append(term)
 
-        # A phrase that starts several together rules is one term listing them, so each
-        # occurrence is one hit however many rules it starts.
-        starts: dict[str, list[TogetherRule]] = {}
         for topic, spec in taxonomy.topics.items():
             for phrase, weight in spec.patterns.items():
                 add(phrase, "topic", topic, weight)
             for phrase in spec.negative:
                 add(phrase, "topic_negative", topic)
-            for rule in spec.together:
-                compiled = TogetherRule(topic, rule.weight, rule.within,
-                                        tuple(_group_pattern(group) for group in rule.groups[1:]))
-                for phrase in rule.groups[0]:
-                    starts.setdefault(phrase, []).append(compiled)
-        for phrase, rules in starts.items():
-            add(phrase, "together", tuple(rules))
         for code, jur in taxonomy.jurisdictions.items():
             for sub in ("names", "adjectives", "demonyms", "capitals", "places", "laws"):
                 for phrase in getattr(jur, sub):
@@ -208,11 +170,10 @@ class Matcher:
         self._automaton.make_automaton()
         self.size = len(entries)
 
-    def find(self, text: str, folded: str,
-             sentence_starts: list[int]) -> tuple[list[Hit], list[Hit], list[Hit], list[Hit]]:
-        """Hits in ``text`` (``folded`` is ``fold(text)``) as (topic, gazetteer, context, together) lists by offset."""
+    def find(self, text: str, folded: str, sentence_starts: list[int]) -> tuple[list[Hit], list[Hit], list[Hit]]:
+        """Hits in ``text`` (``folded`` is ``fold(text)``) as (topic, gazetteer, context) lists sorted by offset."""
         padded = " " + folded + " "
-        layers: tuple[list, list, list, list] = ([], [], [], [])
+        layers: tuple[list, list, list] = ([], [], [])
         exact = int(Case.EXACT)
         for last, (length, (prefix, cased, items)) in self._automaton.iter(padded):
             # padded[i] is text[i - 1], and the key's leading space sits just before the phrase
@@ -233,20 +194,7 @@ class Matcher:
                     elif not text[start].isupper():
                         continue
                 layers[layer].append((start, -end, term))
-        *resolved, together = layers
-        return (*(_longest(raw, sentence_starts) for raw in resolved), _every(together, sentence_starts))
-
-
-def _every(raw: list[tuple[int, int, Term]], sentence_starts: list[int]) -> list[Hit]:
-    """All hits, overlapping ones too ("crypto exchanges" and "crypto*"), with their sentence."""
-    raw.sort(key=_BY_START_LONGEST_FIRST)
-    kept: list[Hit] = []
-    sentence, last_sentence = 0, len(sentence_starts) - 1
-    for start, negative_end, term in raw:
-        while sentence < last_sentence and sentence_starts[sentence + 1] <= start:
-            sentence += 1
-        kept.append(_new_hit(Hit, (start, -negative_end, term, sentence)))
-    return kept
+        return tuple(_longest(raw, sentence_starts) for raw in layers)  # type: ignore[return-value]
 
 
 def _longest(raw: list[tuple[int, int, Term]], sentence_starts: list[int]) -> list[Hit]:

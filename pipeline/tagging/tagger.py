@@ -9,6 +9,7 @@ Labels whose summed weight reaches a threshold are kept; docs/tagging.md walks t
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import re
@@ -18,8 +19,9 @@ from pathlib import Path
 
 from .context import PassingTemplates, ScannedField, scan
 from .language import detect_folded
-from .matcher import Hit, Matcher, Term, TogetherRule
-from .models import Tags
+from .learned import TopicModel
+from .matcher import Hit, Matcher
+from .models import TOPICS, Tags
 from .taxonomy import Taxonomy, load_taxonomy
 
 _SUPRANATIONAL = frozenset({"EU", "INT"})
@@ -45,9 +47,17 @@ Evidence = tuple[ScannedField, Hit, float]
 class Tagger:
     """Compiles a taxonomy once; :meth:`tag` is then one automaton pass per field plus scoring."""
 
-    def __init__(self, taxonomy: Taxonomy | None = None):
+    def __init__(self, taxonomy: Taxonomy | None = None, topic_model: TopicModel | None = None):
+        """``topic_model`` defaults to the packaged one, unless the taxonomy's ``scoring.topic_model`` is false."""
         self.taxonomy = taxonomy if taxonomy is not None else load_taxonomy()
+        if topic_model is None and self.taxonomy.scoring.topic_model:
+            topic_model = packaged_topic_model()
+        self.topic_model = topic_model
         self.version = self.taxonomy.version
+        if topic_model is not None:
+            # tags change when either changes, and `regwire retag` goes by this version
+            both = f"{self.taxonomy.version}:{topic_model.version}".encode()
+            self.version = hashlib.sha256(both).hexdigest()[:12]
         self._matcher = Matcher(self.taxonomy)
         self._s = self.taxonomy.scoring
         self._entities = self.taxonomy.entities
@@ -72,17 +82,21 @@ class Tagger:
         relevance = self._relevance(fields, topic_scores, entity_evidence, authority_named, language == "en")
 
         topics: list[str] = []
+        learned: list[dict] = []
         if relevance >= 0.5:  # topics describe crypto-regulation content; an article without it has none
             anchor = self._s.topic_anchor_weight
             topics = sorted((t for t, v in topic_scores.items() if v >= self._s.topic_threshold
                              and any(w > 0 and hit.term.weight >= anchor for _, hit, w in topic_evidence[t])),
                             key=lambda t: -topic_scores[t])
+            if self.topic_model is not None:
+                topics, learned = self._check_topics(topics, fields)
         jurisdictions = sorted((j for j, v in jur_scores.items() if v >= self._s.jurisdiction_threshold),
                                key=lambda j: -jur_scores[j])
 
         matches: list[dict] = []
         for topic in topics:
-            matches += _matches(f"topic:{topic}", topic_evidence[topic])
+            matches += _matches(f"topic:{topic}", topic_evidence.get(topic, []))
+        matches += learned
         for code in jurisdictions:
             matches += _matches(f"jurisdiction:{code}", jur_evidence[code])
         entities = []
@@ -133,7 +147,7 @@ class Tagger:
         subject_sentences: dict[tuple[str, str, int], float] = {}
         regulatory_topics = self._regulatory_topics
         for f in fields:
-            if not (f.topic_hits or f.together_hits):
+            if not f.topic_hits:
                 continue
             vetoed = {(h.sentence, h.term.ref) for h in f.topic_hits if h.term.kind == "topic_negative"}
             names = [(h.start, h.end) for h in f.gazetteer_hits if h.term.kind == "entity"]
@@ -176,14 +190,30 @@ class Tagger:
                         weight = weight - counted if weight > counted else 0.0
                 scores[ref] = scores.get(ref, 0.0) + weight
                 evidence.setdefault(ref, []).append((f, hit, weight))
-            for ref, hit in _together(f, names, name_starts):
-                # a statement of its own, so negation does not cancel it: "banks may not serve
-                # crypto exchanges" is about fiat ramps (and, through a rule of its own, a ban)
-                if not (vetoed and (hit.sentence, ref) in vetoed):
-                    weight = hit.term.weight * self._position(f, hit.start)
-                    scores[ref] = scores.get(ref, 0.0) + weight
-                    evidence.setdefault(ref, []).append((f, hit, weight))
         return scores, evidence
+
+    def _check_topics(self, topics: list[str], fields: list[ScannedField]) -> tuple[list[str], list[dict]]:
+        """Rule topics the model vetoes are dropped; topics it is sure of are added, with evidence.
+
+        The evidence of an added topic is its strongest words in the article, at their first
+        occurrence, each weighted by what it adds to the topic's log-odds.
+        """
+        model = self.topic_model
+        title, text = fields
+        features = model.features(title.folded, text.folded)
+        p = model.probabilities(features)
+        kept = [t for t in topics if p[t] >= model.veto]
+        added = sorted((t for t in TOPICS if t not in topics and p[t] >= model.add), key=lambda t: -p[t])
+        evidence = []
+        for topic in added:
+            for word, weight in model.strongest(topic, features):
+                for f in fields:
+                    at = _word_at(f.folded, word)
+                    if at >= 0:
+                        evidence.append({"label": f"topic:{topic}", "phrase": f.text[at:at + len(word)],
+                                         "offset": at, "weight": round(weight, 3), "field": f.name})
+                        break
+        return kept + added, evidence
 
     # ------------------------------------------------------------------ relevance
     def _relevance(self, fields: list[ScannedField], topic_scores: dict[str, float],
@@ -479,45 +509,15 @@ def _listed(gap: str) -> bool:
     return len(words) <= 2 and all(w in ("and", "or", "the") for w in words)
 
 
-def _together(f: ScannedField, names: list[tuple[int, int]], name_starts: list[int]) -> list[tuple[str, Hit]]:
-    """(topic, span) for each together rule met in a sentence of ``f``, once per rule and sentence.
-
-    From each first-group phrase, every other group takes its occurrence in the same sentence
-    nearest to it; the rule is met when the span from the first to the last of them has at most
-    ``within`` words. A first phrase inside a name ((start, end) of each, sorted) does not count:
-    "Securities" in "Securities Commission".
-    """
-    found = []
-    done: set[tuple[int, TogetherRule]] = set()
-    folded, starts = f.folded, f.starts
-    for hit in f.together_hits:
-        if names:
-            i = bisect_right(name_starts, hit.start) - 1
-            if i >= 0 and names[i][1] >= hit.end:
-                continue
-        sentence_start = starts[hit.sentence]
-        sentence_end = starts[hit.sentence + 1] if hit.sentence + 1 < len(starts) else len(folded)
-        for rule in hit.term.ref:
-            if (hit.sentence, rule) in done:
-                continue
-            start, end = hit.start, hit.end
-            for pattern in rule.others:
-                nearest = None
-                for m in pattern.finditer(folded, sentence_start, sentence_end):
-                    distance = abs(m.start() - hit.start)
-                    if nearest is None or distance < nearest[0]:
-                        nearest = (distance, m.start(), m.end())
-                if nearest is None:
-                    break
-                start, end = min(start, nearest[1]), max(end, nearest[2])
-            else:
-                if len(folded[start:end].split()) <= rule.within:
-                    done.add((hit.sentence, rule))
-                    # the span is one piece of evidence, as heavy as the rule says
-                    t = hit.term
-                    term = Term(t.kind, rule.topic, rule.weight, t.sub, t.prefix, t.case, t.written, t.layer)
-                    found.append((rule.topic, Hit(start, end, term, hit.sentence)))
-    return found
+def _word_at(folded: str, word: str) -> int:
+    """Offset of the first whole-word ``word`` in a folded text (words are separated by spaces), or -1."""
+    at = folded.find(word)
+    while at >= 0:
+        end = at + len(word)
+        if (at == 0 or folded[at - 1] == " ") and (end == len(folded) or folded[end] == " "):
+            return at
+        at = folded.find(word, at + 1)
+    return -1
 
 
 def _matches(label: str, evidence: list[Evidence]) -> list[dict]:
@@ -527,6 +527,11 @@ def _matches(label: str, evidence: list[Evidence]) -> list[dict]:
          "field": f.name}
         for f, hit, weight in evidence
     ]
+
+
+@lru_cache(maxsize=1)
+def packaged_topic_model() -> TopicModel:
+    return TopicModel.load()
 
 
 @lru_cache(maxsize=8)

@@ -40,29 +40,6 @@ def _check_phrases(phrases: list[str]) -> list[str]:
     return phrases
 
 
-class TogetherRule(_Strict):
-    """A statement in ordinary words: one phrase from every group, close together in one sentence.
-
-    "banks ... may not process payments ... crypto exchanges" says something about fiat ramps
-    that no single phrase says; see docs/tagging.md, *Scoring*.
-    """
-
-    weight: float = Field(gt=0, le=5)
-    #: the phrases of each group (same phrase rules as ``patterns``); at least two groups
-    groups: list[list[str]] = Field(min_length=2)
-    #: how many words the matched phrases may span, first to last
-    within: int = Field(default=12, ge=1)
-
-    @field_validator("groups")
-    @classmethod
-    def _group_phrases(cls, groups: list[list[str]]) -> list[list[str]]:
-        for group in groups:
-            if not group:
-                raise ValueError("empty group")
-            _check_phrases(group)
-        return groups
-
-
 class TopicSpec(_Strict):
     description: str = ""
     #: false for subject topics (stablecoins, cbdc, mining, payments): news about the subject alone
@@ -72,8 +49,6 @@ class TopicSpec(_Strict):
     patterns: dict[str, float] = Field(min_length=1)
     #: cues that, in the same sentence, mean this topic's phrases are about something else
     negative: list[str] = Field(default_factory=list)
-    #: statements in ordinary words that no single phrase makes (:class:`TogetherRule`)
-    together: list[TogetherRule] = Field(default_factory=list)
 
     @field_validator("patterns")
     @classmethod
@@ -198,6 +173,8 @@ class ScoringSpec(_Strict):
     #: an article whose position-weighted share of sentences about rules is below this has its
     #: relevance multiplied by (share / this) squared: regulation in one aside is not the story
     relevance_share_full: float = 0.35
+    #: check and complete the rule topics with the packaged learned model (pipeline/tagging/learned.py)
+    topic_model: bool = True
 
 
 class Taxonomy(_Strict):
