@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 from pipeline.tagging import Tagger, load_taxonomy  # noqa: E402
 from pipeline.tagging.evaluation import dev_split_digest, evaluate, load_labeled  # noqa: E402
-from pipeline.tagging.learned import train_topic_model  # noqa: E402
+from pipeline.tagging.learned import TopicModel, train_topic_model  # noqa: E402
 
 DEV_SET = ROOT / "tests" / "tagging" / "dev_set.jsonl"
 MODEL = ROOT / "pipeline" / "tagging" / "topic_model.json"
@@ -63,10 +63,12 @@ def main() -> None:
     started = time.perf_counter()
     model = train_topic_model(dev, trained_on={
         "file": args.data.name, "split": "dev", "articles": len(dev), "sha256": dev_split_digest(args.data)})
-    size = sum(len(w) for w in model.weights.values())
     model.dump(args.out)
-    print(f"trained on {len(dev)} dev articles in {time.perf_counter() - started:.1f} s: {size} weights, "
-          f"model {model.version}, wrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
+    saved = TopicModel.load(args.out)  # weights are rounded on the way out; its version is what tags carry
+    size = sum(len(w) for w in saved.weights.values())
+    words = len(set().union(*saved.weights.values()))
+    print(f"trained on {len(dev)} dev articles in {time.perf_counter() - started:.1f} s: {size} weights on "
+          f"{words} words, model {saved.version}, wrote {args.out}")
 
 
 if __name__ == "__main__":

@@ -125,11 +125,11 @@ def test_heldout_split_regression_floors(tagger: Tagger, articles):
     heldout = [a for a in articles if a.split == "heldout" and a.language == "en"]
     report = evaluate(heldout, tagger.tag)
     detail = "\n".join(report.errors)
-    # round 13, taxonomy ad7cdc5f3c85: measured 0.81 / 0.94 / 0.94 / 0.94 on 48 articles
-    assert report.topics.f1 >= 0.78, detail
-    assert report.jurisdictions.f1 >= 0.92, detail
-    assert report.primary_accuracy >= 0.91, detail
-    assert report.relevance_accuracy >= 0.91, detail
+    # round 14, tagger 814d58aff4e3: measured 0.88 / 0.95 / 0.96 / 0.99 on 72 articles
+    assert report.topics.f1 >= 0.86, detail
+    assert report.jurisdictions.f1 >= 0.93, detail
+    assert report.primary_accuracy >= 0.94, detail
+    assert report.relevance_accuracy >= 0.97, detail
 
 
 def test_packaged_topic_model_was_trained_on_the_current_dev_split():
