@@ -52,9 +52,9 @@ def main() -> None:
     parser.add_argument("--rules-only", action="store_true", help="without the learned topic model")
     args = parser.parse_args()
 
+    build_start = time.perf_counter()
     taxonomy = load_taxonomy()
     taxonomy.scoring.topic_model = not args.rules_only
-    build_start = time.perf_counter()
     tagger = Tagger(taxonomy)
     build_ms = (time.perf_counter() - build_start) * 1000
     articles = build_articles(args.words)
@@ -70,7 +70,7 @@ def main() -> None:
         done += len(articles)
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
 
-    print(f"taxonomy {tagger.version}: compiled in {build_ms:.0f} ms")
+    print(f"tagger {tagger.version}: taxonomy loaded and compiled, topic model loaded, in {build_ms:.0f} ms")
     print(f"{len(articles)} distinct articles, {mean_words:.0f} words on average, {done} taggings")
     print(f"{done / cpu:,.0f} articles/s per CPU second ({cpu / done * 1e6:.0f} us each)")
     print(f"{done / wall:,.0f} articles/s wall clock, single process")
