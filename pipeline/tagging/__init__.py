@@ -4,6 +4,7 @@
 from the file named by the ``REGWIRE_TAXONOMY`` environment variable (see :func:`default_tagger`).
 """
 
+from .learned import TopicModel, train_topic_model
 from .models import TOPICS, Entity, Match, Tags
 from .tagger import Tagger, default_tagger, tag_article
 from .taxonomy import Taxonomy, load_taxonomy
@@ -15,7 +16,9 @@ __all__ = [
     "Tagger",
     "Tags",
     "Taxonomy",
+    "TopicModel",
     "default_tagger",
     "load_taxonomy",
     "tag_article",
+    "train_topic_model",
 ]

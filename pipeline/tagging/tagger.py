@@ -4,7 +4,9 @@ Every hit gets a weight = its taxonomy weight x position (title, lead, body) x c
 context rules are: a negated phrase ("denied plans to ban") adds nothing, a hedged one ("is said
 to") adds less, a topic phrase in a sentence holding one of the topic's negative cues adds
 nothing, and a place in a passing template ("Canadian-born", "in Asian trading") adds nothing.
-Labels whose summed weight reaches a threshold are kept; docs/tagging.md walks through it.
+Labels whose summed weight reaches a threshold are kept. Then the learned topic check
+(learned.py) drops rule topics it is nearly sure are wrong and adds topics it is nearly sure of;
+docs/tagging.md walks through it all.
 """
 
 from __future__ import annotations
