@@ -8,7 +8,7 @@ each topic a probability. The tagger keeps a topic the rules found unless the mo
 sure it is wrong (below ``veto``), and adds a topic the rules missed when the model is nearly
 sure of it (at least ``add``). The model reads the title and the first ``max_chars`` characters
 of the text: what a story is about is said early, the training articles are about that long,
-and it keeps the cost at about 60 us an article. Thresholds and length are stored with the
+and it keeps the cost at about 70 us an article. Thresholds and length are stored with the
 weights.
 
 :func:`train_topic_model` fits it on labelled articles (``bench/train_topic_model.py`` trains
@@ -58,6 +58,8 @@ def training_features(folded: str) -> list[str]:
 
 @dataclass(frozen=True)
 class TopicModel:
+    """Weights per topic and word, a bias per topic, and the thresholds the tagger applies."""
+
     biases: dict[str, float]
     weights: dict[str, dict[str, float]]  # topic -> feature -> weight
     add: float
