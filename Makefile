@@ -39,6 +39,11 @@ demo: setup
 test: setup-dev
 	$(BIN)/python -m pytest -q
 
+# The quality gate CI runs before the tests: ruff with the project's rules, mypy on the library, DAGs and plugin.
+lint: $(VENV)/.dev
+	$(BIN)/ruff check pipeline dags plugins tests bench
+	$(BIN)/mypy
+
 bench: setup-dev
 	$(BIN)/python bench/bench_extraction.py
 

@@ -7,7 +7,7 @@ import os
 import pendulum
 from airflow.sdk import dag, task
 
-from regwire_common import regwire_settings
+from pipeline.airflow_helper import regwire_settings
 
 
 @dag(

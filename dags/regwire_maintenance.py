@@ -5,7 +5,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Param, Variable, dag, get_current_context, task
 
-from regwire_common import MAINTENANCE_SCHEDULE, RETENTION_VARIABLE, regwire_settings
+from pipeline.airflow_helper import MAINTENANCE_SCHEDULE, RETENTION_VARIABLE, regwire_settings
 
 
 @dag(

@@ -11,7 +11,7 @@ import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowSkipException
 
-from regwire_common import (
+from pipeline.airflow_helper import (
     ARTICLES,
     FETCH_POOL,
     POLL_MAX_RETRY_DELAY,
@@ -60,7 +60,8 @@ def regwire_poll():
         from pipeline.orchestration import SourcePollError, poll_source
 
         context = get_current_context()
-        context["regwire_source"] = source  # type: ignore[typeddict-unknown-key] - names the map index in the UI
+        # names the map index in the UI (map_index_template above)
+        context["regwire_source"] = source  # type: ignore[typeddict-unknown-key]
         params = context["params"]
         # A retry polls the source's active feeds again at once: the feed's own backoff would otherwise skip them.
         force = bool(params.get("force")) or context["ti"].try_number > 1
@@ -82,8 +83,9 @@ def regwire_poll():
         if previous is None:  # where the last batch ended (events without a watermark come from elsewhere)
             previous = 0
             for event in context["inlet_events"][ARTICLES].ascending(False).limit(20):
-                if isinstance(event.extra, dict) and "watermark" in event.extra:
-                    previous = int(event.extra["watermark"])
+                watermark = event.extra.get("watermark") if isinstance(event.extra, dict) else None
+                if isinstance(watermark, int):
+                    previous = watermark
                     break
         extra = publish_batch(regwire_settings(), previous, [r for r in reports if r])
         if extra is None:
@@ -97,8 +99,9 @@ def regwire_poll():
         return len(reports)
 
     reports = poll.expand(source=list_sources())
-    publish(reports)
-    all_sources_ok(reports)
+    # TaskFlow hands each task the resolved list of the mapped results; mypy sees the XComArg
+    publish(reports)  # type: ignore[arg-type]
+    all_sources_ok(reports)  # type: ignore[arg-type]
 
 
 regwire_poll()

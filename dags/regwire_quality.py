@@ -7,7 +7,7 @@ import json
 import pendulum
 from airflow.sdk import dag, get_current_context, task
 
-from regwire_common import ARTICLES, regwire_settings
+from pipeline.airflow_helper import ARTICLES, regwire_settings
 
 
 @dag(

@@ -32,7 +32,7 @@ from .sources import Source, load_sources
 from .store import Store, open_store
 from .tagging import default_tagger
 
-app = typer.Typer(help="regwire: crypto-regulation news ingestion.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(help="regwire: crypto-regulation news ingestion.", no_args_is_help=True)
 sources_app = typer.Typer(help="Inspect and manage the configured sources.", no_args_is_help=True)
 app.add_typer(sources_app, name="sources")
 app.add_typer(alerts_app, name="alerts")
@@ -40,6 +40,22 @@ app.add_typer(index_app, name="index")
 app.add_typer(deadletter_app, name="deadletter")
 app.add_typer(kibana_app, name="kibana")
 app.command()(serve)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        typer.echo(f"regwire {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="print the version and exit")] = False,
+) -> None:
+    """regwire: crypto-regulation news ingestion."""
 
 
 SourcesOption = Annotated[Path | None, typer.Option("--sources", help="sources YAML (default: REGWIRE_SOURCES)")]
@@ -296,7 +312,7 @@ def sources_list(sources: SourcesOption = None, as_json: JsonOption = False) -> 
         configured = load_sources(sources or settings.sources)
     with _store(settings) as store:
         states = {s.feed_url: s for s in store.feed_states()}
-    rows = []
+    rows: list[dict[str, Any]] = []
     for source in configured:
         for feed in source.feeds:
             state = states.get(feed)

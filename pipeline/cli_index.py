@@ -26,7 +26,8 @@ index_app = typer.Typer(help="Search-engine indices: status and zero-downtime mi
 deadletter_app = typer.Typer(help="Articles the search engine rejected.", no_args_is_help=True)
 kibana_app = typer.Typer(help="Kibana saved objects (data view, saved searches, dashboard).", no_args_is_help=True)
 
-KIBANA_DIR = Path(__file__).resolve().parent.parent / "kibana"
+#: the saved objects shipped as package data (data view, saved searches, dashboard)
+KIBANA_DIR = Path(__file__).resolve().parent / "kibana"
 
 
 @kibana_app.callback()

@@ -155,8 +155,8 @@ def _parse_json_feed(content: bytes, url: str) -> list[FeedItem]:
         if not link:
             continue
         canonical = canonicalize_url(link, base=url)
-        content = html_to_text(raw["content_html"]) if raw.get("content_html") else str(raw.get("content_text") or "")
-        tags = raw.get("tags") if isinstance(raw.get("tags"), list) else []
+        text = html_to_text(raw["content_html"]) if raw.get("content_html") else str(raw.get("content_text") or "")
+        tags = raw["tags"] if isinstance(raw.get("tags"), list) else []
         result.append(FeedItem(
             feed_url=url,
             url=urljoin(url, link),
@@ -164,7 +164,7 @@ def _parse_json_feed(content: bytes, url: str) -> list[FeedItem]:
             guid=str(raw["id"]) if raw.get("id") is not None else None,
             title=html_to_text(str(raw.get("title") or "")),
             summary=str(raw.get("summary") or ""),
-            content=content.strip(),
+            content=text.strip(),
             published=_iso_datetime(raw.get("date_published"), url, f"items[{index}].date_published"),
             updated=_iso_datetime(raw.get("date_modified"), url, f"items[{index}].date_modified"),
             authors=_json_authors(raw) or feed_authors,

@@ -127,11 +127,8 @@ def list_sources(path: str | Path | None = None, settings: Settings | None = Non
 
 
 def _default_tagger(settings: Settings) -> Any:
-    try:
-        from .tagging import default_tagger  # type: ignore[attr-defined]
-    except ImportError:  # the tagger is not part of this checkout yet: index untagged, say so in the log
-        log.warning("pipeline.tagging.default_tagger is not available: articles are indexed without tags")
-        return None
+    from .tagging import default_tagger
+
     return default_tagger(settings.taxonomy)
 
 

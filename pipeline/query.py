@@ -71,12 +71,12 @@ def _term(phrase: str | None, word: str | None) -> Term | None:
     if phrase is not None:
         words = " ".join(_WORD.findall(phrase)).replace("*", "")
         return Term(words, phrase=True) if words else None
-    words = _WORD.findall(word or "")
-    if not words:
+    tokens = _WORD.findall(word or "")
+    if not tokens:
         return None
-    if len(words) > 1:  # "crypto-to-cash" and friends: match the words as a phrase, as analysers split them
-        return Term(" ".join(w.rstrip("*") for w in words), phrase=True)
-    token = words[0]
+    if len(tokens) > 1:  # "crypto-to-cash" and friends: match the words as a phrase, as analysers split them
+        return Term(" ".join(w.rstrip("*") for w in tokens), phrase=True)
+    token = tokens[0]
     return Term(token.rstrip("*"), prefix=token.endswith("*"))
 
 

@@ -21,29 +21,15 @@ from pipeline.web import create_app
 
 log = logging.getLogger("regwire.airflow.plugin")
 
-SEARCH_CONN_ID = "regwire_search"
 URL_PREFIX = "/regwire"
 
 
-def _search_connection() -> dict | None:
-    """The ``regwire_search`` connection (api-server side: read through the configured secrets backends)."""
-    try:
-        from airflow.models.connection import Connection
-
-        conn = Connection.get_connection_from_secrets(SEARCH_CONN_ID)
-    except Exception as exc:  # noqa: BLE001 - AirflowNotFoundException, or no metadata DB: the embedded store
-        log.info("no %s connection (%s): the search page uses the embedded store", SEARCH_CONN_ID,
-                 type(exc).__name__)
-        return None
-    return {"conn_type": conn.conn_type, "host": conn.host, "port": conn.port, "schema": conn.schema,
-            "login": conn.login, "password": conn.password, "extra": conn.extra_dejson}
-
-
 def _open_store():
+    from pipeline.airflow_helper import server_search_connection
     from pipeline.orchestration import settings_from_connection
     from pipeline.store import open_store
 
-    return open_store(settings_from_connection(_search_connection()))
+    return open_store(settings_from_connection(server_search_connection()))
 
 
 search_app = create_app(_open_store)

@@ -99,7 +99,7 @@ def test_regwire_settings_and_connection_match_the_code():
     assert settings.search_engine == env["REGWIRE_SEARCH_ENGINE"] == "elasticsearch"
     assert settings.search_username == env["REGWIRE_SEARCH_USERNAME"]
     assert settings.search_index_prefix == "regwire"
-    kibana_dv = json.loads((ROOT / "kibana" / "regwire-data-view.ndjson").read_text())
+    kibana_dv = json.loads((ROOT / "pipeline" / "kibana" / "regwire-data-view.ndjson").read_text())
     assert kibana_dv["attributes"]["title"] == f"{settings.search_index_prefix}-articles"
 
 

@@ -1,4 +1,4 @@
-"""Kibana saved objects (kibana/*.ndjson) and ``regwire kibana import``.
+"""Kibana saved objects (pipeline/kibana/*.ndjson, shipped as package data) and ``regwire kibana import``.
 
 No Kibana runs here: the objects are checked for consistency with the index mapping and the taxonomy, and the import
 request is checked against ``KibanaStandIn``, a loopback HTTP stand-in for Kibana's saved-objects import API (it

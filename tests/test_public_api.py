@@ -55,3 +55,17 @@ def test_extract_article_without_text_raises(site):
 
     with pytest.raises(pipeline.ExtractionError, match="no article text"):
         pipeline.extract_article(b"<html><body><script>var a = 1;</script></body></html>", "https://news.example/e")
+
+
+def test_lazy_exports_match_the_public_names():
+    assert set(pipeline._EXPORTS) | {"__version__"} == set(pipeline.__all__)
+
+
+def test_version_and_shell_completion_on_the_command_line():
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.strip() == f"regwire {pipeline.__version__}"
+    assert "--install-completion" in CliRunner().invoke(app, ["--help"]).output

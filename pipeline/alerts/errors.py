@@ -15,6 +15,8 @@ sqlite3, yaml, pydantic and apprise errors are mapped at the boundary with ``rai
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..errors import ConfigError, RegwireError, StoreError
 
 
@@ -54,6 +56,6 @@ class AlertEvaluationError(RegwireError):
     so only what was missed gets sent.
     """
 
-    def __init__(self, message: str, *, failed: dict[str, str], report: object):
+    def __init__(self, message: str, *, failed: dict[str, str], report: Any):
         self.failed, self.report = failed, report
         super().__init__(message)

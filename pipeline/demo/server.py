@@ -53,14 +53,20 @@ class LoopbackSite:
     @property
     def base_url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def url(self, path: str) -> str:
         return self.base_url + path
 
     def route(self, path: str, handler: Handler | Response) -> None:
         """Answer ``path`` (without query) with ``handler`` instead of a file."""
-        self.routes[path] = handler if callable(handler) else (lambda _req, r=handler: r)
+        if isinstance(handler, Response):
+            response = handler
+
+            def handler(_request: BaseHTTPRequestHandler) -> Response:
+                return response
+
+        self.routes[path] = handler
 
     def paths_requested(self) -> list[str]:
         return [path for _method, path, _headers in self.requests]

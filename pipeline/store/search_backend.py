@@ -239,7 +239,8 @@ class SearchEngineStore:
         try:
             prepared = [w.to_stored(1) for w in writes]  # computes each content hash once; version set below
         finally:
-            futures.wait([current_f, seq_f])
+            pending: list[futures.Future[Any]] = [current_f, seq_f]
+            futures.wait(pending)
         current, first = current_f.result(), seq_f.result()
         results: list[WriteResult] = []
         touched: list[BulkItem] = []

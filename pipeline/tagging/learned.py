@@ -188,8 +188,8 @@ def train_topic_model(articles: Sequence[LabeledText], *, fold=None, min_df: int
                     w[f] = w.get(f, 0.0) * decay - step
         biases[topic] = b
         weights[topic] = w
-    kept = {f for w in weights.values() for f, v in w.items() if abs(v) >= keep_word}
-    weights = {t: {f: v for f, v in w.items() if f in kept and abs(v) >= prune} for t, w in weights.items()}
+    kept_words = {f for w in weights.values() for f, v in w.items() if abs(v) >= keep_word}
+    weights = {t: {f: v for f, v in w.items() if f in kept_words and abs(v) >= prune} for t, w in weights.items()}
     return TopicModel(biases, weights, add, veto, max_chars, trained_on or {})
 
 

@@ -17,7 +17,7 @@ import unicodedata
 from dataclasses import dataclass
 from enum import IntEnum
 from operator import itemgetter
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import ahocorasick
 
@@ -152,8 +152,9 @@ class Matcher:
                 add(phrase, kind, "", float(scope))
         for phrase in ctx.not_negation:
             add(phrase, "not_negation", "")
-        for kind, cues in (("regulatory", ctx.regulatory), ("crypto", ctx.crypto), ("off_topic", ctx.off_topic)):
-            for phrase, weight in cues.items():
+        for kind, vocabulary in (("regulatory", ctx.regulatory), ("crypto", ctx.crypto),
+                                 ("off_topic", ctx.off_topic)):
+            for phrase, weight in vocabulary.items():
                 add(phrase, kind, "", weight)
 
         self._automaton = ahocorasick.Automaton()
@@ -162,6 +163,7 @@ class Matcher:
             # every term of the key; the per-hit work then depends only on whether a term has a
             # case rule. Terms carry their layer as an int, ready to index the result lists.
             prefix = not key.endswith(" ")
+            payload: tuple[bool, bool, tuple[tuple[Any, ...], ...]]
             if all(t.case is Case.ANY for t in terms):
                 payload = (prefix, False, tuple((int(t.layer), t) for t in terms))
             else:

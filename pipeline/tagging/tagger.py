@@ -18,6 +18,7 @@ import re
 from bisect import bisect_right
 from functools import lru_cache
 from pathlib import Path
+from typing import cast
 
 from .context import PassingTemplates, ScannedField, scan
 from .language import detect_folded
@@ -160,7 +161,7 @@ class Tagger:
                 term = hit.term
                 if term.kind != "topic" or term.weight <= 0:
                     continue
-                ref, start = term.ref, hit.start
+                ref, start = cast(str, term.ref), hit.start  # a topic term's ref is its topic id
                 # words inside a name ("Securities and Futures Commission") are not topic evidence
                 if names:
                     i = bisect_right(name_starts, start) - 1
@@ -201,6 +202,7 @@ class Tagger:
         occurrence, each weighted by what it adds to the topic's log-odds.
         """
         model = self.topic_model
+        assert model is not None  # only called when the tagger has a topic model
         title, text = fields
         features = model.features(title.folded, text.folded)
         p = model.probabilities(features)
@@ -354,7 +356,7 @@ class Tagger:
                             and folded[previous.end:start].split() in ([], ["s"])
                             and all(self._entities[n].jurisdiction != previous.term.ref for n in term.ref)):
                         # "Zambia's Securities and Exchange Commission" is Zambia's, not the US SEC
-                        redirect = previous.term.ref
+                        redirect = cast(str, previous.term.ref)  # a jurisdiction term's ref is its code
                 previous = hit
                 if hit.sentence not in regulatory:
                     weight *= s.non_regulatory_sentence
@@ -409,7 +411,7 @@ class Tagger:
         for f, hit, weight, redirect in mentions:
             term = hit.term
             if term.kind == "jurisdiction":
-                credit(term.ref, f, hit, weight * kind_weights.get(term.sub, 1.0))
+                credit(cast(str, term.ref), f, hit, weight * kind_weights.get(term.sub, 1.0))
             elif redirect is not None:
                 credit_unlisted(redirect, f, hit, weight)
             elif len(term.ref) == 1:
@@ -420,13 +422,14 @@ class Tagger:
         # when none of them has any, it is the article's own country's ("the Securities and
         # Exchange Commission" in a story about Ghana)
         settled = dict(scores)
-        home = max((c for c in settled if c not in _SUPRANATIONAL), key=settled.get, default=None)
+        home = max((c for c in settled if c not in _SUPRANATIONAL), key=lambda c: settled[c], default=None)
         if home is not None and settled[home] < s.jurisdiction_threshold:
             home = None
         for f, hit, weight in ambiguous:
             names = hit.term.ref
-            best = max(names, key=lambda n: (settled.get(self._entities[n].jurisdiction, 0.0), -names.index(n)))
-            if home is not None and settled.get(self._entities[best].jurisdiction, 0.0) == 0.0:
+            best = max(names, key=lambda n: (settled.get(self._entities[n].jurisdiction or "", 0.0),
+                                             -names.index(n)))
+            if home is not None and settled.get(self._entities[best].jurisdiction or "", 0.0) == 0.0:
                 credit_unlisted(home, f, hit, weight)
             else:
                 credit_entity(best, f, hit, weight)

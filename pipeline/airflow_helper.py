@@ -1,4 +1,11 @@
-"""Shared wiring for the regwire DAGs: the articles asset, configuration lookup, and the per-source metrics hook.
+"""regwire's Airflow adapter: the one module of the package that imports Airflow (as dlt does with
+``dlt.helpers.airflow_helper``). The DAG files in ``dags/`` and the plugin in ``plugins/`` import it; the rest of
+``pipeline`` never imports Airflow, so the library runs and is tested without it.
+
+What it holds: the articles asset, configuration lookup (the ``regwire_search`` connection, Variables, parse-time
+options from the environment) and the per-source metrics hook. It is part of the installed package, so every Airflow
+entry point (scheduler, dag-processor, ``airflow dags list-import-errors``, workers) imports it without any
+``sys.path`` set-up.
 
 Nothing here does work at import time: Variables and connections are read inside tasks only. Parse-time options
 (schedule, retries, pool) come from environment variables so the dag-processor never talks to the database for them.
@@ -17,10 +24,13 @@ from __future__ import annotations
 import logging
 import os
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Asset, BaseHook, Variable
 from airflow.sdk.exceptions import AirflowNotFoundException
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 ARTICLES = Asset(name="regwire_articles", uri="regwire://articles")
 
@@ -49,19 +59,37 @@ log = logging.getLogger("regwire.airflow")
 OUTCOME_FIELDS = ("polled", "not_modified", "new", "updated", "failed", "article_errors", "skipped")
 
 
-def search_connection() -> dict[str, Any] | None:
-    """The ``regwire_search`` connection as a plain mapping, or None (the embedded store) when it is not set."""
-    try:
-        conn = BaseHook.get_connection(SEARCH_CONN_ID)
-    except AirflowNotFoundException:
-        return None
+def _as_mapping(conn: Any) -> dict[str, Any]:
     return {"conn_type": conn.conn_type, "host": conn.host, "port": conn.port, "schema": conn.schema,
             "login": conn.login, "password": conn.password, "extra": conn.extra_dejson}
 
 
-def regwire_settings():
+def search_connection() -> dict[str, Any] | None:
+    """The ``regwire_search`` connection (read in a task, through the execution API) as a plain mapping, or None
+    (the embedded store) when it is not set."""
+    try:
+        conn = BaseHook.get_connection(SEARCH_CONN_ID)
+    except AirflowNotFoundException:
+        return None
+    return _as_mapping(conn)
+
+
+def server_search_connection() -> dict[str, Any] | None:
+    """The same connection read inside the api-server (the plugin's search app), through the secrets backends."""
+    try:
+        from airflow.models.connection import Connection
+
+        conn = Connection.get_connection_from_secrets(SEARCH_CONN_ID)
+    except Exception as exc:  # noqa: BLE001 - AirflowNotFoundException, or no metadata DB: the embedded store
+        log.info("no %s connection (%s): the search page uses the embedded store", SEARCH_CONN_ID,
+                 type(exc).__name__)
+        return None
+    return _as_mapping(conn)
+
+
+def regwire_settings() -> Settings:
     """Settings for a task: REGWIRE_* environment, the search engine from the ``regwire_search`` connection."""
-    from pipeline.orchestration import settings_from_connection
+    from .orchestration import settings_from_connection
 
     return settings_from_connection(search_connection())
 

@@ -8,10 +8,10 @@ from datetime import UTC, date, datetime, time
 from trafilatura import bare_extraction
 from trafilatura.settings import Document
 
-from .errors import ExtractionError
-from .http.fetcher import decode_html
-from .models import Article
-from .urls import canonicalize_url, same_site
+from ..errors import ExtractionError
+from ..http.fetcher import decode_html
+from ..models import Article
+from ..urls import canonicalize_url, same_site
 
 _HTML_LANG = re.compile(r"<html[^>]*\blang\s*=\s*[\"']?([A-Za-z]{2})", re.IGNORECASE)
 
@@ -41,7 +41,7 @@ def extract_article(html: str | bytes, url: str, *, content_type: str = "") -> A
         url=url,
         canonical_url=canonicalize_url(canonical),
         title=(doc.title or "").strip(),
-        text=doc.text.strip(),
+        text=(doc.text or "").strip(),
         summary=(doc.description or "").strip(),
         published=page_date(doc.date),
         authors=[a.strip() for a in (doc.author or "").split(";") if a.strip()],
