@@ -112,7 +112,7 @@ def test_ports_bind_to_loopback_only(name):
 def test_airflow_init_creates_the_pool_the_poll_dag_uses():
     """A task whose pool does not exist is never scheduled: the deployment must create regwire_poll's pool."""
     pool = re.search(r'FETCH_POOL\s*=\s*os\.environ\.get\("REGWIRE_FETCH_POOL",\s*"([^"]+)"\)',
-                     (ROOT / "dags" / "regwire_common.py").read_text())
+                     (ROOT / "pipeline" / "airflow_helper.py").read_text())
     assert pool, "dags/regwire_common.py no longer names its pool the way this test reads it"
     command = " ".join(SERVICES["airflow-init"]["command"])
     assert f"airflow pools set {pool.group(1)} " in command
