@@ -23,8 +23,8 @@ _EXPORTS: dict[str, str] = {
         "TooManyRedirectsError", "TransportError"
     ], ".errors"),
     **dict.fromkeys(["extract_article"], ".extract"),
-    **dict.fromkeys(["parse_feed"], ".feeds"),
-    **dict.fromkeys(["Fetcher"], ".http"),
+    **dict.fromkeys(["parse_feed"], ".sources"),
+    **dict.fromkeys(["Fetcher"], ".fetch"),
     **dict.fromkeys([
         "Article", "FeedItem", "FeedState", "FeedStatus", "SearchHit", "SearchResult", "StoredArticle"
     ], ".models"),
@@ -120,13 +120,12 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
         TransportError,
     )
     from .extract import extract_article
-    from .feeds import parse_feed
-    from .http import Fetcher
+    from .fetch import Fetcher
     from .models import Article, FeedItem, FeedState, FeedStatus, SearchHit, SearchResult, StoredArticle
     from .query import SearchQuery, parse_query
     from .runner import Pipeline, SourceReport
     from .settings import Settings, load_settings
-    from .sources import Source, load_sources
+    from .sources import Source, load_sources, parse_feed
     from .store import ArticleWrite, SQLiteStore, Store, open_store
     from .tagging import Tagger, Tags, tag_article
     from .urls import article_id, canonicalize_url

@@ -1,40 +1,86 @@
-"""regwire's exception tree: every error the library raises derives from :class:`RegwireError`.
+"""regwire's exception tree, all of it: every error the library raises derives from :class:`RegwireError` and is
+defined here (the packages that raise them import them from this module).
 
-    RegwireError
-    ├── ConfigError                 bad settings, sources file or taxonomy (exit code 2)
-    │   ├── SourcesFileError        names the file, the source and the field
-    │   └── TaxonomyError           names the taxonomy file and the entry
-    ├── FetchError                  one URL could not be fetched; ``url`` and ``reason`` say why
-    │   ├── BlockedURLError         refused by the SSRF guard (scheme, address or allow-list)
-    │   ├── RobotsDisallowedError   robots.txt forbids the page
-    │   ├── HTTPStatusError         the server answered with an error status (``status``, ``retry_after``)
-    │   ├── ResponseTooLargeError   the body passed the byte cap while streaming
-    │   ├── DeadlineExceededError   the total deadline passed (slow or trickling server)
-    │   ├── TooManyRedirectsError   the redirect cap was reached (or a loop)
-    │   └── TransportError          connection refused, DNS failure, timeouts, TLS errors
-    ├── FeedParseError              a feed could not be parsed at all; ``url`` names the feed
-    ├── ExtractionError             trafilatura found no article in a page
-    ├── QuerySyntaxError            a search query could not be parsed
-    └── StoreError                  the store could not read or write
-        └── ArticleNotFoundError
+    RegwireError                        ``transient``: may a retry succeed? ``stage``, ``source``, ``feed``, ``article``
+    ├── ConfigError                     bad settings, sources file, taxonomy or alert definition (exit code 2)
+    │   ├── SourcesFileError            names the file, the source and the field
+    │   ├── TaxonomyError               names the taxonomy file and the entry
+    │   └── AlertDefinitionError        names the file, the alert and the field
+    ├── FetchError                      one URL could not be fetched; ``url`` and ``reason`` say why
+    │   ├── BlockedURLError             refused by the address guard (scheme, address or allow-list)    permanent
+    │   ├── RobotsDisallowedError       robots.txt forbids the page                                     permanent
+    │   ├── HTTPStatusError             an error status (``status``, ``retry_after``): 408/425/429/5xx transient
+    │   ├── ResponseTooLargeError       the body passed the byte cap while streaming                     permanent
+    │   ├── DeadlineExceededError       the total deadline passed (slow or trickling server)             transient
+    │   ├── TooManyRedirectsError       the redirect cap was reached (or a loop)                         permanent
+    │   └── TransportError              connection refused, DNS failure, timeouts, TLS errors            transient
+    ├── FeedParseError                  a feed could not be parsed at all; ``url`` names the feed        permanent
+    ├── ExtractionError                 trafilatura found no article in a page                           permanent
+    ├── QuerySyntaxError                a search query could not be parsed (exit code 2)
+    ├── StoreError                      the store could not read or write                                transient
+    │   ├── ArticleNotFoundError        no article with that id                                          permanent
+    │   ├── AlertStoreError             the alert tables could not be read or written
+    │   │   └── AlertNotFoundError      no alert with that name                                          permanent
+    │   └── SearchEngineError           a request to Elasticsearch/OpenSearch failed (``status``, ``error_type``)
+    │       ├── SearchEngineUnavailableError   unreachable, timeout, 429/5xx after retries               transient
+    │       ├── SearchEngineRequestError       the engine refused the request (4xx)                      permanent
+    │       └── IndexMigrationError            ``regwire index migrate`` could not verify or swap        permanent
+    ├── DeliveryError                   one alert channel could not be notified (``transient`` set per case)
+    ├── AlertEvaluationError            some alerts could not be evaluated on a batch (the others were delivered)
+    └── SourcePollError                 a source had failing feeds; ``report`` holds what did work; transient when
+                                        any of its feed errors is
 
-Third-party errors (httpx, sqlite3, yaml, pydantic) are mapped at the boundary with ``raise ... from``.
+``transient`` decides retries everywhere: a feed whose poll failed permanently is not hammered with quick retries
+(see :mod:`pipeline.sources.schedule`), and an Airflow task fails without retrying on a permanent error
+(:mod:`pipeline.airflow_helper`). Third-party errors (httpx, idna, sqlite3, yaml, pydantic, the search clients,
+apprise) are mapped at the boundary where they occur, with ``raise ... from``.
 """
 
 from __future__ import annotations
 
+from typing import Any, Self
+
 
 class RegwireError(Exception):
-    """Base of every error regwire raises."""
+    """Base of every error regwire raises.
 
+    ``stage`` names the pipeline stage that failed (a class attribute); ``source``, ``feed`` and ``article`` say
+    where, when known (set with :meth:`at` by the code that knows it).
+    """
+
+    #: transient errors are worth retrying later; permanent ones fail the same way again until something changes
+    transient: bool = False
+    stage: str = "pipeline"
+
+    source: str | None = None
+    feed: str | None = None
+    article: str | None = None
+
+    def at(self, *, source: str | None = None, feed: str | None = None, article: str | None = None) -> Self:
+        """Record where the error happened (keeps what was recorded already); returns the error itself."""
+        self.source = self.source or source
+        self.feed = self.feed or feed
+        self.article = self.article or article
+        return self
+
+    def where(self) -> dict[str, str]:
+        """The error's context as log fields (only what is known)."""
+        fields = {"stage": self.stage, "source": self.source, "feed": self.feed, "article": self.article}
+        return {k: v for k, v in fields.items() if v}
+
+
+# -- configuration --------------------------------------------------------------------------------------------------
 
 class ConfigError(RegwireError):
-    """Settings, a sources file or a taxonomy file is invalid."""
+    """Settings, a sources file, a taxonomy or an alert definition is invalid."""
+
+    stage = "config"
 
 
 class SourcesFileError(ConfigError):
     def __init__(self, path: str, message: str, *, source: str | None = None, field: str | None = None):
-        self.path, self.source, self.field = path, source, field
+        self.path, self.field = path, field
+        self.source = source
         where = path
         if source is not None:
             where += f": source {source!r}"
@@ -47,11 +93,26 @@ class TaxonomyError(ConfigError):
     """A taxonomy file is invalid; the message names the file and the entry."""
 
 
+class AlertDefinitionError(ConfigError):
+    """An alert definition is invalid (refused before anything is stored)."""
+
+    def __init__(self, message: str, *, path: str | None = None, alert: str | None = None, field: str | None = None):
+        self.path, self.alert, self.field = path, alert, field
+        where = [part for part in (
+            path,
+            f"alert {alert!r}" if alert is not None else None,
+            f"field {field!r}" if field is not None else None,
+        ) if part]
+        super().__init__(": ".join([*where, message]))
+
+
+# -- fetching -------------------------------------------------------------------------------------------------------
+
 class FetchError(RegwireError):
     """A URL could not be fetched."""
 
-    #: transient errors are worth retrying later; permanent ones are not
-    transient: bool = True
+    transient = True
+    stage = "fetch"
 
     def __init__(self, url: str, reason: str):
         self.url, self.reason = url, reason
@@ -90,25 +151,113 @@ class TransportError(FetchError):
     pass
 
 
+# -- parsing and extraction -----------------------------------------------------------------------------------------
+
 class FeedParseError(RegwireError):
+    stage = "parse"
+
     def __init__(self, url: str, reason: str):
         self.url, self.reason = url, reason
+        self.feed = url
         super().__init__(f"feed {url}: {reason}")
 
 
 class ExtractionError(RegwireError):
+    stage = "extract"
+
     def __init__(self, url: str, reason: str):
         self.url, self.reason = url, reason
+        self.article = url
         super().__init__(f"{url}: {reason}")
 
 
 class QuerySyntaxError(RegwireError):
-    pass
+    stage = "search"
 
+
+# -- stores ---------------------------------------------------------------------------------------------------------
 
 class StoreError(RegwireError):
-    pass
+    """The store could not read or write; a retry later may succeed (nothing was half-written)."""
+
+    transient = True
+    stage = "store"
 
 
 class ArticleNotFoundError(StoreError):
-    pass
+    transient = False
+
+
+class AlertStoreError(StoreError):
+    stage = "alerts"
+
+
+class AlertNotFoundError(AlertStoreError):
+    transient = False
+
+
+class SearchEngineError(StoreError):
+    """A request to Elasticsearch/OpenSearch failed."""
+
+    transient = False
+
+    def __init__(self, message: str, *, status: int | None = None, error_type: str | None = None,
+                 reason: str | None = None):
+        self.status, self.error_type, self.reason = status, error_type, reason
+        super().__init__(message)
+
+
+class SearchEngineUnavailableError(SearchEngineError):
+    """The engine could not be reached or is overloaded (retry later; nothing was lost)."""
+
+    transient = True
+
+
+class SearchEngineRequestError(SearchEngineError):
+    """The engine refused the request (bad request, missing index or document, conflict)."""
+
+
+class IndexMigrationError(SearchEngineError):
+    """``index migrate`` could not verify the copy or swap the alias."""
+
+
+# -- alerts ---------------------------------------------------------------------------------------------------------
+
+class DeliveryError(RegwireError):
+    """A channel could not be notified. Transient failures are retried with backoff; others are given up at once."""
+
+    stage = "alerts"
+
+    def __init__(self, channel: str, reason: str, *, transient: bool = True):
+        self.channel, self.reason, self.transient = channel, reason, transient
+        super().__init__(f"{channel}: {reason}")
+
+
+class AlertEvaluationError(RegwireError):
+    """Some alerts could not be evaluated on a batch; the rest were recorded and delivered.
+
+    Raised after delivery so that the orchestrator's task fails and is retried: re-running the batch is idempotent,
+    so only what was missed gets sent.
+    """
+
+    transient = True
+    stage = "alerts"
+
+    def __init__(self, message: str, *, failed: dict[str, str], report: Any):
+        self.failed, self.report = failed, report
+        super().__init__(message)
+
+
+# -- orchestration --------------------------------------------------------------------------------------------------
+
+class SourcePollError(RegwireError):
+    """A source had failing feeds. ``report`` (a JSON-ready dict) holds what did work: articles written before the
+    failure stay written. Transient when any feed failed for a reason a retry may cure."""
+
+    stage = "poll"
+
+    def __init__(self, report: dict[str, Any], *, transient: bool):
+        self.report, self.transient = report, transient
+        self.source = report["source"]
+        super().__init__(f"source {report['source']!r}: {report['failed']} feed(s) failed: "
+                         + "; ".join(report["errors"][:5]))

@@ -32,14 +32,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from .errors import ArticleNotFoundError, ConfigError, RegwireError
-from .http import Fetcher
-from .http.politeness import HostLimiter
+from .errors import ArticleNotFoundError, ConfigError, RegwireError, SourcePollError
+from .fetch import Fetcher
+from .fetch.politeness import HostLimiter
 from .models import FeedStatus, StoredArticle
 from .runner import Pipeline, SourceReport
-from .schedule import after_failure, reenable
 from .settings import Settings, load_settings
 from .sources import Source, load_sources
+from .sources.schedule import after_failure, reenable
 from .store import open_store
 from .store.base import Store
 
@@ -66,54 +66,11 @@ __all__ = [
 ]
 
 
-class SourcePollError(RegwireError):
-    """A source had failing feeds. ``report`` holds what did work (articles written before the failure stay)."""
-
-    def __init__(self, report: dict[str, Any]):
-        self.report = report
-        super().__init__(f"source {report['source']!r}: {report['failed']} feed(s) failed: "
-                         + "; ".join(report["errors"][:5]))
-
-
 # -- configuration --------------------------------------------------------------------------------------------------
 
 def settings_from_connection(conn: Mapping[str, Any] | None, **overrides: Any) -> Settings:
-    """Settings from the environment, with the search engine taken from a connection when one is given.
-
-    ``conn`` is a plain mapping (``conn_type``, ``host``, ``port``, ``schema``, ``login``, ``password``, ``extra``)
-    so this module stays free of Airflow; the DAGs pass ``Connection.get("regwire_search")`` fields. ``conn_type``
-    ``opensearch`` (or the extra ``engine: opensearch``, for an Elasticsearch-type connection when the OpenSearch
-    provider is not installed) selects OpenSearch, anything else Elasticsearch. Extras: ``api_key``, ``ca_certs``,
-    ``verify_certs``, ``index_prefix``, ``scheme``, ``engine``. No connection: the embedded store in ``REGWIRE_HOME``.
-    """
-    values: dict[str, Any] = {}
-    if conn and conn.get("host"):
-        extra = conn.get("extra") or {}
-        if isinstance(extra, str):
-            try:
-                extra = json.loads(extra) if extra.strip() else {}
-            except json.JSONDecodeError as exc:
-                raise ConfigError(f"connection extra is not valid JSON: {exc}") from exc
-        host = str(conn["host"])
-        if "://" not in host:
-            scheme = extra.get("scheme") or conn.get("schema") or "http"
-            if scheme not in ("http", "https"):
-                scheme = "http"
-            host = f"{scheme}://{host}"
-        port = conn.get("port")
-        values["search_url"] = f"{host}:{port}" if port and host.count(":") < 2 else host
-        engine = str(extra.get("engine") or conn.get("conn_type") or "").lower()
-        values["search_engine"] = "opensearch" if "opensearch" in engine else "elasticsearch"
-        if conn.get("login"):
-            values["search_username"] = conn["login"]
-        if conn.get("password"):
-            values["search_password"] = conn["password"]
-        for key, field in (("api_key", "search_api_key"), ("ca_certs", "search_ca_certs"),
-                           ("verify_certs", "search_verify_certs"), ("index_prefix", "search_index_prefix")):
-            if extra.get(key) not in (None, ""):
-                values[field] = extra[key]
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    return load_settings(**values)
+    """:meth:`Settings.from_airflow_connection` (kept for the DAGs until the task layer replaces this module)."""
+    return Settings.from_airflow_connection(conn, **overrides)
 
 
 def _load(settings: Settings, sources_path: str | Path | None) -> list[Source]:
@@ -129,7 +86,7 @@ def list_sources(path: str | Path | None = None, settings: Settings | None = Non
 def _default_tagger(settings: Settings) -> Any:
     from .tagging import default_tagger
 
-    return default_tagger(settings.taxonomy)
+    return default_tagger(settings.tagging.taxonomy)
 
 
 # -- shared politeness ----------------------------------------------------------------------------------------------
@@ -184,7 +141,7 @@ class SharedHostLimiter(HostLimiter):
 
 
 def shared_fetcher(settings: Settings) -> Fetcher:
-    limiter = SharedHostLimiter(settings.home / "hosts", settings.host_delay, settings.host_concurrency)
+    limiter = SharedHostLimiter(settings.home / "hosts", settings.http.host_delay, settings.http.host_concurrency)
     return Fetcher(settings, limiter=limiter)
 
 
@@ -227,7 +184,7 @@ def poll_source(name: str, settings: Settings, *, sources_path: str | Path | Non
              name, report["polled"], report["not_modified"], report["new"], report["updated"], report["failed"],
              report["article_errors"], report["skipped"])
     if report["failed"]:
-        raise SourcePollError(report)
+        raise SourcePollError(report, transient=True)
     return report
 
 
@@ -368,7 +325,7 @@ def recheck_suspended(settings: Settings, store: Store, fetcher: Fetcher, *,
         if state.status is not FeedStatus.SUSPENDED:
             continue
         try:
-            result = fetcher.get(state.feed_url, max_bytes=settings.max_feed_bytes)
+            result = fetcher.get(state.feed_url, max_bytes=settings.http.max_feed_bytes)
         except RegwireError as exc:
             store.save_feed_state(after_failure(state, now, exc, settings))
             results.append({"feed": state.feed_url, "source": state.source, "recovered": False,

@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING
 
 from .errors import FeedParseError, FetchError, RegwireError, StoreError
 from .extract import extract_article, reconcile_dates
-from .feeds import parse_feed
-from .http import Fetcher
+from .fetch import Fetcher
 from .models import Article, FeedItem, FeedState, FeedStatus, WriteOutcome
-from .schedule import after_failure, after_success, is_due
 from .settings import Settings
 from .sources import Source
+from .sources.feeds import parse_feed
+from .sources.schedule import after_failure, after_success, is_due
 from .store.base import ArticleWrite, Store
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ class Pipeline:
     def run(self, sources: Sequence[Source], *, force: bool = False) -> list[SourceReport]:
         """Run every enabled source once (due feeds only, unless ``force``)."""
         enabled = [s for s in sources if s.enabled]
-        with ThreadPoolExecutor(max_workers=max(1, min(self.settings.workers, len(enabled) or 1))) as pool:
+        with ThreadPoolExecutor(max_workers=max(1, min(self.settings.schedule.workers, len(enabled) or 1))) as pool:
             return list(pool.map(lambda s: self.run_source(s, force=force), enabled))
 
     def run_source(self, source: Source, *, force: bool = False) -> SourceReport:
@@ -115,8 +115,8 @@ class Pipeline:
         if state.last_modified:
             headers["If-Modified-Since"] = state.last_modified
         now = self.clock()
-        result = self.fetcher.get(state.feed_url, headers=headers, max_bytes=self.settings.max_feed_bytes)
-        interval = source.poll_interval or self.settings.default_poll_interval
+        result = self.fetcher.get(state.feed_url, headers=headers, max_bytes=self.settings.http.max_feed_bytes)
+        interval = source.poll_interval or self.settings.schedule.default_poll_interval
         if result.not_modified:
             report.not_modified += 1
             self.store.save_feed_state(after_success(state, now, interval, status=304))

@@ -1,15 +1,21 @@
-"""Runtime settings, read from the environment (``REGWIRE_*``) by pydantic-settings.
+"""The one settings object: :class:`Settings`, read from ``REGWIRE_*`` environment variables (pydantic-settings), in
+groups the stages use: ``http`` (fetching and politeness), ``schedule`` (polling and backoff), ``search`` (the
+Elasticsearch/OpenSearch backend), ``alerts`` (delivery policy) and ``tagging``.
 
-Secrets (search-engine credentials, API keys) come from the environment or from an Airflow connection, never from
-committed files.
+Environment variables keep their flat names (``REGWIRE_HOST_DELAY``, ``REGWIRE_SEARCH_URL``,
+``REGWIRE_ALERTS_MAX_ATTEMPTS``); so do keyword arguments (``Settings(home=..., host_delay=0.0, search_url=...)``),
+which are routed to their group. Every numeric setting has a range; a bad value is a :class:`ConfigError` naming
+the variable. Secrets (search credentials, channel tokens) come from the environment or from an Airflow connection
+(:meth:`Settings.from_airflow_connection`), never from committed files.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from functools import cached_property
+import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -18,52 +24,37 @@ from .errors import ConfigError
 
 DEFAULT_USER_AGENT = "regwire/0.1 (+https://github.com/regwire/regwire; news ingestion for compliance research)"
 
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+#: a finite number of seconds (no nan, no inf)
+Seconds = Annotated[float, Field(allow_inf_nan=False)]
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="REGWIRE_", extra="ignore")
 
-    home: Path = Field(default=Path("~/.regwire"), description="data directory: embedded store and feed state")
-    sources: Path | None = Field(default=None, description="sources YAML file; the packaged default when unset")
-    taxonomy: Path | None = Field(default=None, description="a taxonomy YAML that extends the packaged one")
-    allow_networks: Annotated[list[ipaddress.IPv4Network | ipaddress.IPv6Network], NoDecode] = Field(
-        default_factory=list,
-        description="CIDRs exempted from the SSRF guard (comma-separated); empty by default",
-    )
+class _Group(BaseSettings):
+    """A settings group: its own environment prefix, no unknown keys."""
 
-    user_agent: str = DEFAULT_USER_AGENT
-    connect_timeout: float = 10.0
-    read_timeout: float = 20.0
-    #: wall-clock cap on one response, so a server trickling bytes cannot hold a worker forever
-    total_timeout: float = 60.0
-    max_feed_bytes: int = 10 * 1024 * 1024
-    max_page_bytes: int = 5 * 1024 * 1024
-    max_redirects: int = 5
+    model_config = SettingsConfigDict(env_prefix="REGWIRE_", extra="ignore", frozen=True)
+    #: the keyword-argument prefix that routes a flat name to this group (``search_url`` → search.url)
+    flat_prefix: ClassVar[str] = ""
 
+
+class HttpSettings(_Group):
+    """How regwire fetches: the address guard, time and size limits, politeness."""
+
+    user_agent: str = Field(DEFAULT_USER_AGENT, min_length=1, max_length=512)
+    connect_timeout: Seconds = Field(10.0, gt=0, le=600)
+    read_timeout: Seconds = Field(20.0, gt=0, le=3600)
+    #: one wall-clock deadline per request (connect, headers and body), so a trickling server cannot hold a worker
+    total_timeout: Seconds = Field(60.0, gt=0, le=3600)
+    max_feed_bytes: int = Field(10 * 1024 * 1024, ge=1024, le=1024**3)
+    max_page_bytes: int = Field(5 * 1024 * 1024, ge=1024, le=1024**3)
+    max_redirects: int = Field(5, ge=0, le=30)
     #: politeness, shared by feed polls and article fetches of one host
-    host_delay: float = 1.0
-    host_concurrency: int = 1
+    host_delay: Seconds = Field(1.0, ge=0, le=3600)
+    host_concurrency: int = Field(1, ge=1, le=64)
     obey_robots: bool = True
-    robots_ttl: float = 24 * 3600
-
-    #: feed scheduling
-    default_poll_interval: int = 900
-    backoff_base: float = 60.0
-    backoff_max: float = 6 * 3600.0
-    suspend_after: int = 10
-
-    #: search backend: unset means the embedded SQLite store in ``home``
-    search_url: str | None = None
-    search_engine: Literal["elasticsearch", "opensearch"] = "elasticsearch"
-    search_username: str | None = None
-    search_password: SecretStr | None = None
-    search_api_key: SecretStr | None = None
-    search_ca_certs: Path | None = None
-    search_verify_certs: bool = True
-    #: index names: <prefix>-articles (write alias over <prefix>-articles-v<N>), <prefix>-feeds, ...
-    search_index_prefix: str = "regwire"
-
-    #: workers across sources (each source runs sequentially; hosts stay polite across workers)
-    workers: int = 4
+    robots_ttl: Seconds = Field(24 * 3600.0, ge=0, le=30 * 24 * 3600)
+    #: CIDRs exempted from the address guard (comma-separated in the environment); empty by default
+    allow_networks: Annotated[list[IPNetwork], NoDecode] = Field(default_factory=list)
 
     @field_validator("allow_networks", mode="before")
     @classmethod
@@ -72,22 +63,192 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("home", "sources", "taxonomy")
+
+class ScheduleSettings(_Group):
+    """When feeds are polled and how failures back off."""
+
+    default_poll_interval: int = Field(900, ge=30, le=7 * 24 * 3600)
+    backoff_base: Seconds = Field(60.0, gt=0, le=24 * 3600)
+    backoff_max: Seconds = Field(6 * 3600.0, gt=0, le=30 * 24 * 3600)
+    suspend_after: int = Field(10, ge=1, le=1000)
+    #: sources polled at once by ``regwire run`` (each source's feeds run one after another)
+    workers: int = Field(4, ge=1, le=64)
+
+
+class SearchSettings(_Group):
+    """The Elasticsearch/OpenSearch backend; unset ``url`` means the embedded SQLite store."""
+
+    model_config = SettingsConfigDict(env_prefix="REGWIRE_SEARCH_", extra="ignore", frozen=True)
+    flat_prefix: ClassVar[str] = "search_"
+
+    url: str | None = None
+    engine: Literal["elasticsearch", "opensearch"] = "elasticsearch"
+    username: str | None = None
+    password: SecretStr | None = None
+    api_key: SecretStr | None = None
+    ca_certs: Path | None = None
+    verify_certs: bool = True
+    #: index names: <prefix>-articles (write alias over <prefix>-articles-v<N>), <prefix>-feeds, ...
+    index_prefix: str = Field("regwire", pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+
+
+class AlertSettings(_Group):
+    """Alert delivery policy."""
+
+    model_config = SettingsConfigDict(env_prefix="REGWIRE_ALERTS_", extra="ignore", frozen=True)
+    flat_prefix: ClassVar[str] = "alerts_"
+
+    max_attempts: int = Field(5, ge=1, le=100, description="sends before a delivery is given up")
+    backoff_base: Seconds = Field(60.0, gt=0, le=24 * 3600, description="seconds before the first retry")
+    backoff_max: Seconds = Field(3600.0, gt=0, le=7 * 24 * 3600)
+    #: a claimed delivery not marked within this many seconds is claimed again (a sender that died mid-send)
+    lease_seconds: Seconds = Field(600.0, gt=0, le=24 * 3600)
+    #: on Elasticsearch/OpenSearch, use the percolator from this many enabled alerts on (bench/bench_alerts.py)
+    percolate_min_alerts: int = Field(50, ge=0, le=1_000_000)
+
+
+class TaggingSettings(_Group):
+    """The tagger: a taxonomy file that extends the packaged one."""
+
+    taxonomy: Path | None = None
+
+    @field_validator("taxonomy")
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:
         return value.expanduser() if value is not None else None
 
-    @cached_property
+
+_GROUPS: dict[str, type[_Group]] = {
+    "http": HttpSettings, "schedule": ScheduleSettings, "search": SearchSettings, "alerts": AlertSettings,
+    "tagging": TaggingSettings,
+}
+
+
+def _route(flat: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Flat keyword arguments (``host_delay``, ``search_url``, ``alerts_max_attempts``) sorted into their groups."""
+    routed: dict[str, dict[str, Any]] = {name: {} for name in _GROUPS}
+    for key, value in flat.items():
+        for name, group in _GROUPS.items():
+            field = key.removeprefix(group.flat_prefix) if group.flat_prefix else key
+            if (key.startswith(group.flat_prefix) or not group.flat_prefix) and field in group.model_fields:
+                routed[name][field] = value
+                break
+        else:
+            raise ConfigError(f"unknown setting {key!r}")
+    return routed
+
+
+def _problems(exc: ValidationError, prefix: str) -> list[str]:
+    out = []
+    for err in exc.errors():
+        name = prefix + "_".join(str(p) for p in err["loc"]).upper()
+        shown = err.get("input")
+        value = f" (got {shown!r})" if isinstance(shown, str | int | float) and not isinstance(shown, bool) else ""
+        out.append(f"{name}: {err['msg']}{value}")
+    return out
+
+
+class Settings(BaseSettings):
+    """Everything regwire reads from its environment, in groups (see the module docstring)."""
+
+    model_config = SettingsConfigDict(env_prefix="REGWIRE_", extra="ignore", frozen=True)
+
+    home: Path = Field(default=Path("~/.regwire"), description="data directory: embedded store and feed state")
+    sources: Path | None = Field(default=None, description="sources YAML file; the packaged default when unset")
+    #: log lines as JSON objects (one per line) instead of text
+    log_json: bool = False
+
+    http: HttpSettings
+    schedule: ScheduleSettings
+    search: SearchSettings
+    alerts: AlertSettings
+    tagging: TaggingSettings
+
+    def __init__(self, **values: Any):
+        own = {k: values.pop(k) for k in list(values) if k in ("home", "sources", "log_json", *_GROUPS)}
+        problems: list[str] = []
+        for name, flat in _route(values).items():
+            if isinstance(own.get(name), _Group):
+                continue
+            group = _GROUPS[name]
+            try:
+                own[name] = group(**{**dict(own.get(name) or {}), **flat})
+            except ValidationError as exc:
+                problems += _problems(exc, str(group.model_config.get("env_prefix", "REGWIRE_")))
+        if problems:
+            raise ConfigError("invalid settings: " + "; ".join(problems))
+        try:
+            super().__init__(**own)
+        except ValidationError as exc:
+            raise ConfigError("invalid settings: " + "; ".join(_problems(exc, "REGWIRE_"))) from exc
+
+    @field_validator("home", "sources")
+    @classmethod
+    def _expand(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
+
+    @property
     def db_path(self) -> Path:
         return self.home / "regwire.db"
 
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some settings changed (flat names, as for the constructor); groups keep their other values."""
+        current: dict[str, Any] = {"home": self.home, "sources": self.sources, "log_json": self.log_json}
+        routed = _route({k: v for k, v in changes.items() if k not in current})
+        for name in _GROUPS:
+            current[name] = getattr(self, name).model_dump() | routed[name]
+        current.update({k: v for k, v in changes.items() if k in ("home", "sources", "log_json")})
+        return Settings(**current)
 
-def load_settings(**overrides: object) -> Settings:
-    """Settings from the environment, with explicit overrides; a bad value is a :class:`ConfigError`."""
-    try:
-        return Settings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"REGWIRE_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
-        )
-        raise ConfigError(f"invalid settings: {problems}") from exc
+    @classmethod
+    def from_airflow_connection(cls, conn: Mapping[str, Any] | None, **overrides: Any) -> Settings:
+        """Settings from the environment, with the search engine taken from a connection when one is given.
+
+        ``conn`` is a plain mapping (``conn_type``, ``host``, ``port``, ``schema``, ``login``, ``password``,
+        ``extra``) so this stays free of Airflow; :mod:`pipeline.airflow_helper` reads the ``regwire_search``
+        connection into one. ``conn_type`` ``opensearch`` (or the extra ``engine: opensearch``) selects OpenSearch,
+        anything else Elasticsearch. Extras: ``api_key``, ``ca_certs``, ``verify_certs``, ``index_prefix``,
+        ``scheme``, ``engine``. No connection (or no host): the environment decides (the embedded store by default).
+        """
+        values = _search_from_connection(conn) if conn and conn.get("host") else {}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+def _search_from_connection(conn: Mapping[str, Any]) -> dict[str, Any]:
+    extra = conn.get("extra") or {}
+    if isinstance(extra, str):
+        try:
+            extra = json.loads(extra) if extra.strip() else {}
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"connection extra is not valid JSON: {exc}") from exc
+    host = str(conn["host"])
+    if "://" not in host:
+        scheme = extra.get("scheme") or conn.get("schema") or "http"
+        host = f"{scheme if scheme in ('http', 'https') else 'http'}://{host}"
+    port = conn.get("port")
+    values: dict[str, Any] = {"search_url": f"{host}:{port}" if port and host.count(":") < 2 else host}
+    engine = str(extra.get("engine") or conn.get("conn_type") or "").lower()
+    values["search_engine"] = "opensearch" if "opensearch" in engine else "elasticsearch"
+    if conn.get("login"):
+        values["search_username"] = conn["login"]
+    if conn.get("password"):
+        values["search_password"] = conn["password"]
+    for key in ("api_key", "ca_certs", "verify_certs", "index_prefix"):
+        if extra.get(key) not in (None, ""):
+            values[f"search_{key}"] = extra[key]
+    return values
+
+
+def environment_variables() -> list[str]:
+    """Every ``REGWIRE_*`` variable the settings read (for docs, compose files and their tests)."""
+    names = [f"REGWIRE_{name.upper()}" for name in ("home", "sources", "log_json")]
+    for group in _GROUPS.values():
+        prefix = str(group.model_config.get("env_prefix", "REGWIRE_"))
+        names += [prefix + field.upper() for field in group.model_fields]
+    return sorted(names)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment, with explicit overrides (flat names); a bad value is a :class:`ConfigError`."""
+    return Settings(**overrides)

@@ -12,7 +12,7 @@ from test_alerts_seed import run_demo
 from typer.testing import CliRunner
 
 from pipeline.alerts import AlertConfig, AppriseSender, SQLiteAlertStore, evaluate_and_deliver
-from pipeline.cli_alerts import alerts_app
+from pipeline.cli.alerts import alerts_app
 from pipeline.store import SQLiteStore
 
 app = typer.Typer()

@@ -14,7 +14,7 @@ from test_alerts_loopback import LOOPBACK_HOSTS, SMTPSink, WebhookReceiver, mail
 import pipeline
 from pipeline import Pipeline, load_sources
 from pipeline.alerts import Alert, AppriseSender, DeliveryState, SQLiteAlertStore, evaluate_and_deliver
-from pipeline.http import Fetcher
+from pipeline.fetch import Fetcher
 from pipeline.store import SQLiteStore
 from pipeline.tagging import default_tagger
 

@@ -349,18 +349,18 @@ def test_batch_ids_reads_back_a_truncated_batch(settings: Settings, demo_sources
 
 def test_settings_from_connection(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REGWIRE_HOME", str(tmp_path))
-    assert orchestration.settings_from_connection(None).search_url is None
-    s = orchestration.settings_from_connection({
+    assert Settings.from_airflow_connection(None).search.url is None
+    s = Settings.from_airflow_connection({
         "conn_type": "opensearch", "host": "127.0.0.1", "port": 9200, "schema": "https", "login": "u",
-        "password": "p", "extra": '{"verify_certs": false, "index_prefix": "rw"}'})
-    assert s.search_url == "https://127.0.0.1:9200" and s.search_engine == "opensearch"
-    assert s.search_username == "u" and s.search_password.get_secret_value() == "p"
-    assert s.search_verify_certs is False and s.search_index_prefix == "rw"
-    es = orchestration.settings_from_connection({"conn_type": "elasticsearch", "host": "http://es:9200"})
-    assert es.search_url == "http://es:9200" and es.search_engine == "elasticsearch"
-    os_ = orchestration.settings_from_connection({"conn_type": "elasticsearch", "host": "os", "port": 9200,
-                                                  "extra": {"engine": "opensearch"}})
-    assert os_.search_url == "http://os:9200" and os_.search_engine == "opensearch"
+        "password": "p", "extra": '{"verify_certs": false, "index_prefix": "rw"}'}).search
+    assert s.url == "https://127.0.0.1:9200" and s.engine == "opensearch"
+    assert s.username == "u" and s.password is not None and s.password.get_secret_value() == "p"
+    assert s.verify_certs is False and s.index_prefix == "rw"
+    es = Settings.from_airflow_connection({"conn_type": "elasticsearch", "host": "http://es:9200"}).search
+    assert es.url == "http://es:9200" and es.engine == "elasticsearch"
+    os_ = Settings.from_airflow_connection({"conn_type": "elasticsearch", "host": "os", "port": 9200,
+                                            "extra": {"engine": "opensearch"}}).search
+    assert os_.url == "http://os:9200" and os_.engine == "opensearch"
 
 
 def test_shared_host_limiter_spaces_requests_across_limiters(tmp_path: Path) -> None:

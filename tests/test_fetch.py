@@ -17,7 +17,7 @@ from pipeline.errors import (
     RobotsDisallowedError,
     TooManyRedirectsError,
 )
-from pipeline.http import AddressPolicy, Fetcher, GuardedTransport, HostLimiter, decode_html, parse_retry_after
+from pipeline.fetch import AddressPolicy, Fetcher, GuardedTransport, HostLimiter, decode_html, parse_retry_after
 from pipeline.settings import Settings
 
 

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from typer.testing import CliRunner
 
-from pipeline.cli_index import KIBANA_DIR, kibana_app, saved_objects
+from pipeline.cli.index import KIBANA_DIR, kibana_app, saved_objects
 from pipeline.store.engine import ARTICLE_MAPPINGS, IndexNames
 from pipeline.tagging.models import TOPICS
 
@@ -162,7 +162,7 @@ def test_sub_apps_register_on_the_main_cli():
     """pipeline/cli.py registers these with app.add_typer: check that they work that way."""
     import typer
 
-    from pipeline.cli_index import deadletter_app, index_app
+    from pipeline.cli.index import deadletter_app, index_app
 
     app = typer.Typer()
     app.add_typer(index_app, name="index")

@@ -52,7 +52,8 @@ def test_pip_check_is_clean() -> None:
 def test_every_module_imports_from_the_wheel(wheel_env: Path, tmp_path: Path) -> None:
     code = """
 import importlib, json, pkgutil, pipeline
-names = [m.name for m in pkgutil.walk_packages(pipeline.__path__, "pipeline.")]
+# every module but __main__ (importing it runs the command)
+names = [m.name for m in pkgutil.walk_packages(pipeline.__path__, "pipeline.") if not m.name.endswith(".__main__")]
 failed = {}
 for name in names:
     try:

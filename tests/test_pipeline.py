@@ -9,9 +9,9 @@ import pytest
 
 from pipeline import FeedStatus, Pipeline, SearchQuery, Source, StoreError
 from pipeline.demo import LoopbackSite, Response
-from pipeline.http import Fetcher
-from pipeline.schedule import reenable
+from pipeline.fetch import Fetcher
 from pipeline.sources import load_sources
+from pipeline.sources.schedule import reenable
 from pipeline.store import SQLiteStore
 
 ARTICLE = """<!doctype html><html lang="en"><head><title>{title}</title>

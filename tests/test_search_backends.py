@@ -339,7 +339,7 @@ def test_errors_map_to_store_errors(engine, search_node):
 
 
 def test_cli_index_and_deadletter_commands(search_node, monkeypatch):
-    from pipeline.cli_index import deadletter_app, index_app
+    from pipeline.cli.index import deadletter_app, index_app
 
     prefix = "t-cli"
     monkeypatch.setenv("REGWIRE_SEARCH_URL", search_node.url)
@@ -366,7 +366,7 @@ def test_cli_index_and_deadletter_commands(search_node, monkeypatch):
 
 
 def test_cli_needs_a_search_engine(monkeypatch, tmp_path):
-    from pipeline.cli_index import deadletter_app, index_app
+    from pipeline.cli.index import deadletter_app, index_app
 
     monkeypatch.delenv("REGWIRE_SEARCH_URL", raising=False)
     monkeypatch.setenv("REGWIRE_HOME", str(tmp_path))

@@ -71,10 +71,10 @@ def test_settings_from_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("REGWIRE_ALLOW_NETWORKS", "127.0.0.0/8, ::1/128")
     monkeypatch.setenv("REGWIRE_HOST_DELAY", "2.5")
     settings = load_settings()
-    assert settings.home == tmp_path and settings.host_delay == 2.5
-    assert [str(n) for n in settings.allow_networks] == ["127.0.0.0/8", "::1/128"]
+    assert settings.home == tmp_path and settings.http.host_delay == 2.5
+    assert [str(n) for n in settings.http.allow_networks] == ["127.0.0.0/8", "::1/128"]
     monkeypatch.delenv("REGWIRE_ALLOW_NETWORKS")
-    assert load_settings().allow_networks == []  # the guard exempts nothing by default
+    assert load_settings().http.allow_networks == []  # the guard exempts nothing by default
 
 
 def test_bad_setting_names_the_variable(monkeypatch):

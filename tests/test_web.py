@@ -180,7 +180,7 @@ def test_open_store_default_is_embedded(settings: Settings) -> None:
 def test_cli_serve_command_is_a_typer_function() -> None:
     import inspect
 
-    from pipeline.cli_serve import serve
+    from pipeline.cli.serve import serve
 
     params = inspect.signature(serve).parameters
     assert params["host"].default == "127.0.0.1" and params["port"].default == 8000

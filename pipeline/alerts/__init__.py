@@ -7,6 +7,13 @@ Orchestrators call :func:`evaluate_and_deliver` after each indexed batch and :fu
 alert at once. See docs/alerts.md.
 """
 
+from ..errors import (
+    AlertDefinitionError,
+    AlertEvaluationError,
+    AlertNotFoundError,
+    AlertStoreError,
+    DeliveryError,
+)
 from .channels import AppriseSender, Sender, expand
 from .deliver import (
     AlertConfig,
@@ -17,13 +24,6 @@ from .deliver import (
     open_alert_store,
 )
 from .engine_store import EngineAlertStore
-from .errors import (
-    AlertDefinitionError,
-    AlertEvaluationError,
-    AlertNotFoundError,
-    AlertStoreError,
-    DeliveryError,
-)
 from .evaluate import Evaluation, Evaluator, SearchEvaluator
 from .loader import alert_from_dict, load_alerts
 from .models import Alert, Delivery, DeliveryState, MatchedArticle, Mode

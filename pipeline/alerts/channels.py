@@ -12,7 +12,7 @@ from collections.abc import Collection, Mapping
 from typing import Protocol
 from urllib.parse import parse_qsl, urlsplit
 
-from .errors import DeliveryError
+from ..errors import DeliveryError
 from .models import ENV_REF
 from .render import Message
 

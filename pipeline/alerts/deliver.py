@@ -23,11 +23,10 @@ from typing import Any
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ..errors import ArticleNotFoundError
+from ..errors import AlertEvaluationError, ArticleNotFoundError, DeliveryError
 from ..settings import Settings
 from ..store.base import Store
 from .channels import AppriseSender, Sender
-from .errors import AlertEvaluationError, DeliveryError
 from .evaluate import Evaluation, Evaluator, SearchEvaluator
 from .models import Alert, Delivery, MatchedArticle, Mode
 from .render import Message, article_message, digest_message, plain_snippet, snapshot
@@ -102,7 +101,7 @@ def open_alert_store(settings: Settings, store: Store | None = None) -> AlertSto
         from .engine_store import EngineAlertStore
 
         return EngineAlertStore(store.client, prefix=store.names.prefix)
-    if store is None and settings.search_url:
+    if store is None and settings.search.url:
         from .engine_store import EngineAlertStore
 
         engine = open_search_store(settings, ensure_schema=False)

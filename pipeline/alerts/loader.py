@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from .errors import AlertDefinitionError
+from ..errors import AlertDefinitionError
 from .models import Alert
 
 

@@ -18,8 +18,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from ..errors import AlertStoreError
 from ..store.engine import ANALYSIS, ARTICLE_MAPPINGS, EngineClient, SearchEngineRequestError, filters, text_query
-from .errors import AlertStoreError
 from .evaluate import Evaluation, chunks
 from .models import Alert
 

@@ -18,8 +18,8 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import ValidationError
 
+from ..errors import AlertNotFoundError, AlertStoreError
 from ..store.sqlite import SQLiteFile
-from .errors import AlertNotFoundError, AlertStoreError
 from .models import Alert, Delivery, DeliveryState, MatchedArticle, Mode
 
 _SCHEMA = """

@@ -24,6 +24,11 @@ _TYPES = {".xml": "application/xml; charset=utf-8", ".json": "application/feed+j
 _STARTED = formatdate(usegmt=True)
 
 
+def demo_sources_path() -> Path:
+    """The demo's sources file (``{{base_url}}`` placeholders for the loopback site's address)."""
+    return Path(str(resources.files("pipeline.demo") / "sources.yaml"))
+
+
 def site_root() -> Path:
     return Path(str(resources.files("pipeline.demo") / "site"))
 

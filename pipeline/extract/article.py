@@ -9,7 +9,7 @@ from trafilatura import bare_extraction
 from trafilatura.settings import Document
 
 from ..errors import ExtractionError
-from ..http.fetcher import decode_html
+from ..fetch.fetcher import decode_html
 from ..models import Article
 from ..urls import canonicalize_url, same_site
 

@@ -10,7 +10,7 @@ from .sqlite import SQLiteStore
 def open_store(settings: Settings) -> Store:
     """The store the settings select: Elasticsearch/OpenSearch when ``REGWIRE_SEARCH_URL`` is set (engine from
     ``REGWIRE_SEARCH_ENGINE``), else the embedded SQLite store in ``REGWIRE_HOME``."""
-    if settings.search_url:
+    if settings.search.url:
         from .search_backend import open_search_store
 
         return open_search_store(settings)

@@ -29,22 +29,22 @@ def build_client(settings: Settings, *, request_timeout: float = 60.0, max_retri
         from elasticsearch import Elasticsearch
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise ConfigError("REGWIRE_SEARCH_ENGINE=elasticsearch needs the 'search' extra (elasticsearch>=9)") from exc
-    if not settings.search_url:
+    if not settings.search.url:
         raise ConfigError("REGWIRE_SEARCH_URL is not set")
     kwargs: dict[str, Any] = {"request_timeout": request_timeout, "max_retries": max_retries,
                               "retry_on_timeout": False}
-    if settings.search_api_key is not None:
-        kwargs["api_key"] = settings.search_api_key.get_secret_value()
-    elif settings.search_username:
-        password = settings.search_password.get_secret_value() if settings.search_password else ""
-        kwargs["basic_auth"] = (settings.search_username, password)
-    if settings.search_url.startswith("https"):
-        kwargs["verify_certs"] = settings.search_verify_certs
-        if settings.search_ca_certs is not None:
-            kwargs["ca_certs"] = str(settings.search_ca_certs)
-        if not settings.search_verify_certs:
+    if settings.search.api_key is not None:
+        kwargs["api_key"] = settings.search.api_key.get_secret_value()
+    elif settings.search.username:
+        password = settings.search.password.get_secret_value() if settings.search.password else ""
+        kwargs["basic_auth"] = (settings.search.username, password)
+    if settings.search.url.startswith("https"):
+        kwargs["verify_certs"] = settings.search.verify_certs
+        if settings.search.ca_certs is not None:
+            kwargs["ca_certs"] = str(settings.search.ca_certs)
+        if not settings.search.verify_certs:
             kwargs["ssl_show_warn"] = False
-    return Elasticsearch(settings.search_url, **kwargs)
+    return Elasticsearch(settings.search.url, **kwargs)
 
 
 def map_error(exc: Exception, what: str) -> SearchEngineError:

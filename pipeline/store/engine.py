@@ -1,6 +1,6 @@
 """Request bodies shared by the Elasticsearch and OpenSearch backends (nothing here knows which client is used).
 
-Index layout for ``prefix`` (``settings.search_index_prefix``)::
+Index layout for ``prefix`` (``settings.search.index_prefix``)::
 
     <prefix>-articles              alias (read + write, ``is_write_index``) over one physical index
     <prefix>-articles-v<N>         physical article index, created from the ``<prefix>-articles`` index template
@@ -9,13 +9,8 @@ Index layout for ``prefix`` (``settings.search_index_prefix``)::
     <prefix>-deadletter            documents the engine rejected (mapping/parse errors), with the reason
     <prefix>-meta                  the ``seq`` counter (one doc, bumped by a painless script per batch)
 
-Errors raised by the client adapters (``elastic.py``, ``opensearch.py``)::
-
-    StoreError
-    └── SearchEngineError              status, error type and reason of a failed request
-        ├── SearchEngineUnavailableError   connection refused/reset, timeout, 429/5xx after retries (transient)
-        ├── SearchEngineRequestError       the engine refused the request (4xx); ``status`` 404 for missing things
-        └── IndexMigrationError            ``regwire index migrate`` could not verify or swap
+The client adapters (``elastic.py``, ``opensearch.py``) map their library's errors to :class:`SearchEngineError`
+and its subclasses (defined in :mod:`pipeline.errors`).
 """
 
 from __future__ import annotations
@@ -27,7 +22,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from ..errors import StoreError
+from ..errors import (  # noqa: F401 - re-exported for the adapters and the store
+    IndexMigrationError,
+    SearchEngineError,
+    SearchEngineRequestError,
+    SearchEngineUnavailableError,
+)
 from ..models import SearchHit, StoredArticle
 from ..query import ParsedQuery, SearchQuery, Sort, Term
 
@@ -39,32 +39,7 @@ FACET_SIZE = 1000
 MAX_WINDOW = 10_000
 
 
-# -- errors ---------------------------------------------------------------------------------------------------------
-
-
-class SearchEngineError(StoreError):
-    """A request to Elasticsearch/OpenSearch failed."""
-
-    transient = False
-
-    def __init__(self, message: str, *, status: int | None = None, error_type: str | None = None,
-                 reason: str | None = None):
-        self.status, self.error_type, self.reason = status, error_type, reason
-        super().__init__(message)
-
-
-class SearchEngineUnavailableError(SearchEngineError):
-    """The engine could not be reached or is overloaded (retry later; nothing was lost)."""
-
-    transient = True
-
-
-class SearchEngineRequestError(SearchEngineError):
-    """The engine refused the request (bad request, missing index or document, conflict)."""
-
-
-class IndexMigrationError(SearchEngineError):
-    """``index migrate`` could not verify the copy or swap the alias."""
+# -- errors (the classes live in pipeline.errors) ------------------------------------------------------------
 
 
 def is_transient_status(status: int) -> bool:

@@ -26,22 +26,22 @@ def build_client(settings: Settings, *, timeout: float = 60.0, max_retries: int 
         from opensearchpy import OpenSearch
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise ConfigError("REGWIRE_SEARCH_ENGINE=opensearch needs the 'search' extra (opensearch-py>=3)") from exc
-    if not settings.search_url:
+    if not settings.search.url:
         raise ConfigError("REGWIRE_SEARCH_URL is not set")
     kwargs: dict[str, Any] = {"timeout": timeout, "max_retries": max_retries, "retry_on_timeout": False}
-    if settings.search_api_key is not None:
-        kwargs["headers"] = {"Authorization": f"ApiKey {settings.search_api_key.get_secret_value()}"}
-    elif settings.search_username:
-        password = settings.search_password.get_secret_value() if settings.search_password else ""
-        kwargs["http_auth"] = (settings.search_username, password)
-    if settings.search_url.startswith("https"):
+    if settings.search.api_key is not None:
+        kwargs["headers"] = {"Authorization": f"ApiKey {settings.search.api_key.get_secret_value()}"}
+    elif settings.search.username:
+        password = settings.search.password.get_secret_value() if settings.search.password else ""
+        kwargs["http_auth"] = (settings.search.username, password)
+    if settings.search.url.startswith("https"):
         kwargs["use_ssl"] = True
-        kwargs["verify_certs"] = settings.search_verify_certs
-        if settings.search_ca_certs is not None:
-            kwargs["ca_certs"] = str(settings.search_ca_certs)
-        if not settings.search_verify_certs:
+        kwargs["verify_certs"] = settings.search.verify_certs
+        if settings.search.ca_certs is not None:
+            kwargs["ca_certs"] = str(settings.search.ca_certs)
+        if not settings.search.verify_certs:
             kwargs["ssl_show_warn"] = False
-    return OpenSearch(hosts=[settings.search_url], **kwargs)
+    return OpenSearch(hosts=[settings.search.url], **kwargs)
 
 
 def map_error(exc: Exception, what: str) -> SearchEngineError:

@@ -625,8 +625,8 @@ class SearchEngineStore:
 
 
 def open_search_store(settings: Any, **kwargs: Any) -> SearchEngineStore:
-    """The backend ``settings.search_engine`` names, with a client built from ``REGWIRE_SEARCH_*``."""
-    if settings.search_engine == "opensearch":
+    """The backend ``settings.search.engine`` names, with a client built from ``REGWIRE_SEARCH_*``."""
+    if settings.search.engine == "opensearch":
         from .opensearch import OpenSearchAdapter
 
         client: EngineClient = OpenSearchAdapter.from_settings(settings)
@@ -634,4 +634,4 @@ def open_search_store(settings: Any, **kwargs: Any) -> SearchEngineStore:
         from .elastic import ElasticsearchAdapter
 
         client = ElasticsearchAdapter.from_settings(settings)
-    return SearchEngineStore(client, prefix=settings.search_index_prefix, **kwargs)
+    return SearchEngineStore(client, prefix=settings.search.index_prefix, **kwargs)

@@ -104,16 +104,16 @@ class Fetcher:
     def __init__(self, settings: Settings, *, transport: httpx.BaseTransport | None = None,
                  resolver: Resolver = system_resolver, limiter: HostLimiter | None = None):
         self.settings = settings
-        self.guard = GuardedTransport(transport, policy=AddressPolicy(settings.allow_networks), resolver=resolver)
+        self.guard = GuardedTransport(transport, policy=AddressPolicy(settings.http.allow_networks), resolver=resolver)
         self.client = httpx.Client(
             transport=self.guard,
             follow_redirects=False,  # followed below, hop by hop, through the guard
             trust_env=False,  # an environment proxy would bypass the guard
-            timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
-            headers={"User-Agent": settings.user_agent},
+            timeout=httpx.Timeout(settings.http.read_timeout, connect=settings.http.connect_timeout),
+            headers={"User-Agent": settings.http.user_agent},
         )
-        self.limiter = limiter or HostLimiter(settings.host_delay, settings.host_concurrency)
-        self.robots = RobotsCache(self._fetch_robots, agent="regwire", ttl=settings.robots_ttl)
+        self.limiter = limiter or HostLimiter(settings.http.host_delay, settings.http.host_concurrency)
+        self.robots = RobotsCache(self._fetch_robots, agent="regwire", ttl=settings.http.robots_ttl)
         self.requests = 0  # every request sent, for reports and tests
 
     def close(self) -> None:
@@ -143,12 +143,12 @@ class Fetcher:
     def get(self, url: str, *, headers: dict[str, str] | None = None, max_bytes: int | None = None,
             obey_robots: bool = False) -> FetchResult:
         """GET ``url``; 2xx and 304 return a :class:`FetchResult`, everything else raises a :class:`FetchError`."""
-        max_bytes = max_bytes or self.settings.max_page_bytes
-        deadline = time.monotonic() + self.settings.total_timeout
+        max_bytes = max_bytes or self.settings.http.max_page_bytes
+        deadline = time.monotonic() + self.settings.http.total_timeout
         current, visited, hops = url, [url], 0
         while True:
             check_scheme(current)
-            if obey_robots and self.settings.obey_robots:
+            if obey_robots and self.settings.http.obey_robots:
                 self.check_robots(current)
             response_url = httpx.URL(current)
             with self.limiter.slot(response_url.host):
@@ -163,8 +163,8 @@ class Fetcher:
             if target in visited:
                 raise TooManyRedirectsError(url, f"redirect loop at {target}")
             hops += 1
-            if hops > self.settings.max_redirects:
-                raise TooManyRedirectsError(url, f"more than {self.settings.max_redirects} redirects")
+            if hops > self.settings.http.max_redirects:
+                raise TooManyRedirectsError(url, f"more than {self.settings.http.max_redirects} redirects")
             current = target
             visited.append(target)
 
@@ -187,9 +187,10 @@ class Fetcher:
                         raise ResponseTooLargeError(url, f"body exceeds the {max_bytes}-byte cap")
                     if time.monotonic() > deadline:
                         raise DeadlineExceededError(
-                            url, f"response not complete within {self.settings.total_timeout:g}s")
+                            url, f"response not complete within {self.settings.http.total_timeout:g}s")
                 if time.monotonic() > deadline:
-                    raise DeadlineExceededError(url, f"response not complete within {self.settings.total_timeout:g}s")
+                    raise DeadlineExceededError(
+                        url, f"response not complete within {self.settings.http.total_timeout:g}s")
                 return FetchResult(url, url, response.status_code, response.headers, bytes(body))
         except httpx.TimeoutException as exc:
             raise TransportError(url, f"timed out ({type(exc).__name__})") from exc

@@ -15,9 +15,9 @@ def serve(
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="port to listen on")] = 8000,
 ) -> None:
     """Serve the news search page and its JSON API (GET /, /articles/{id}, /api/search, /api/articles/{id})."""
-    from .errors import ConfigError
-    from .settings import load_settings
-    from .store import open_store
+    from ..errors import ConfigError
+    from ..settings import load_settings
+    from ..store import open_store
 
     try:
         settings = load_settings()
@@ -27,10 +27,10 @@ def serve(
     try:
         import uvicorn
 
-        from .web import create_app
+        from ..web import create_app
     except ImportError as exc:
         typer.echo(f"error: {exc.name} is missing: install regwire[serve]", err=True)
         raise typer.Exit(2) from exc
     app = create_app(lambda: open_store(settings))
-    typer.echo(f"regwire search on http://{host}:{port}/ (store: {settings.search_url or settings.db_path})")
+    typer.echo(f"regwire search on http://{host}:{port}/ (store: {settings.search.url or settings.db_path})")
     uvicorn.run(app, host=host, port=port, log_level="info")

@@ -18,7 +18,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from .alerts import (
+from ..alerts import (
     Alert,
     AlertStore,
     DeliveryState,
@@ -30,10 +30,10 @@ from .alerts import (
     load_alerts,
     open_alert_store,
 )
-from .alerts.render import plain_snippet, snapshot
-from .cli_common import JsonOption, cli_errors, console, emit_json, err_console, fail
-from .settings import Settings, load_settings
-from .store import open_store
+from ..alerts.render import plain_snippet, snapshot
+from ..settings import Settings, load_settings
+from ..store import open_store
+from .common import JsonOption, cli_errors, console, emit_json, err_console, fail
 
 alerts_app = typer.Typer(help="Saved searches that notify Slack, Teams, email, webhooks… (via apprise).",
                          no_args_is_help=True)

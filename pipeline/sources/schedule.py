@@ -8,10 +8,10 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
-from .errors import FetchError, HTTPStatusError, RegwireError
-from .http.fetcher import parse_retry_after
-from .models import FeedState, FeedStatus
-from .settings import Settings
+from ..errors import FetchError, HTTPStatusError, RegwireError
+from ..fetch.fetcher import parse_retry_after
+from ..models import FeedState, FeedStatus
+from ..settings import Settings
 
 
 def is_due(state: FeedState | None, now: datetime) -> bool:
@@ -24,7 +24,7 @@ def is_due(state: FeedState | None, now: datetime) -> bool:
 
 def backoff_delay(errors: int, settings: Settings, rng: random.Random | None = None) -> float:
     """Exponential backoff with "equal jitter": half the step is fixed, half random, capped at ``backoff_max``."""
-    step = min(settings.backoff_max, settings.backoff_base * 2 ** max(0, errors - 1))
+    step = min(settings.schedule.backoff_max, settings.schedule.backoff_base * 2 ** max(0, errors - 1))
     return step / 2 + (rng or random).uniform(0, step / 2)
 
 
@@ -62,11 +62,11 @@ def after_failure(state: FeedState, now: datetime, error: RegwireError, settings
         return state.model_copy(update=update)
     retry_after = parse_retry_after(error.retry_after, now) if isinstance(error, HTTPStatusError) else None
     if retry_after is not None:
-        wait = min((retry_after - now).total_seconds(), settings.backoff_max)
+        wait = min((retry_after - now).total_seconds(), settings.schedule.backoff_max)
         update["next_poll"] = now + timedelta(seconds=max(0.0, wait))
     else:
         update["next_poll"] = now + timedelta(seconds=backoff_delay(errors, settings, rng))
-    if errors >= settings.suspend_after and state.status is FeedStatus.ACTIVE:
+    if errors >= settings.schedule.suspend_after and state.status is FeedStatus.ACTIVE:
         update["status"] = FeedStatus.SUSPENDED
         update["last_error"] = f"suspended after {errors} consecutive failures; last: {update['last_error']}"
     return state.model_copy(update=update)

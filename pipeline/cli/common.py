@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from .errors import ConfigError, QuerySyntaxError, RegwireError
+from ..errors import ConfigError, QuerySyntaxError, RegwireError
 
 console = Console()
 err_console = Console(stderr=True)

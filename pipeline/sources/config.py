@@ -20,7 +20,7 @@ from typing import Annotated
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
-from .errors import SourcesFileError
+from ..errors import SourcesFileError
 
 SourceName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 
@@ -53,7 +53,7 @@ class SourcesFile(BaseModel):
 
 
 def default_sources_path() -> Path:
-    return Path(str(resources.files("pipeline") / "sources.yaml"))
+    return Path(str(resources.files("pipeline") / "sources" / "catalog.yaml"))
 
 
 def load_sources(path: str | Path | None = None, *, substitutions: dict[str, str] | None = None) -> list[Source]:

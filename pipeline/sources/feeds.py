@@ -16,9 +16,9 @@ from urllib.parse import urljoin
 import feedparser
 import lxml.html
 
-from .errors import FeedParseError
-from .models import FeedItem
-from .urls import canonicalize_url
+from ..errors import FeedParseError
+from ..models import FeedItem
+from ..urls import canonicalize_url
 
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
 _JSON_FEED_VERSION = "https://jsonfeed.org/version/1"

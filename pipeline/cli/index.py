@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,17 +18,17 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from .cli_common import JsonOption, cli_errors, console, emit_json
-from .errors import ConfigError, RegwireError
-from .settings import load_settings
-from .store.search_backend import SearchEngineStore, open_search_store
+from ..errors import ConfigError, RegwireError
+from ..settings import load_settings
+from ..store.search_backend import SearchEngineStore, open_search_store
+from .common import JsonOption, cli_errors, console, emit_json
 
 index_app = typer.Typer(help="Search-engine indices: status and zero-downtime migration.", no_args_is_help=True)
 deadletter_app = typer.Typer(help="Articles the search engine rejected.", no_args_is_help=True)
 kibana_app = typer.Typer(help="Kibana saved objects (data view, saved searches, dashboard).", no_args_is_help=True)
 
 #: the saved objects shipped as package data (data view, saved searches, dashboard)
-KIBANA_DIR = Path(__file__).resolve().parent / "kibana"
+KIBANA_DIR = Path(str(resources.files("pipeline") / "kibana"))
 
 
 @kibana_app.callback()
@@ -40,7 +41,7 @@ def _engine_store() -> Iterator[SearchEngineStore]:
     """The configured search-engine store; configuration errors exit 2, engine errors exit 1."""
     with cli_errors():
         settings = load_settings()
-        if not settings.search_url:
+        if not settings.search.url:
             raise ConfigError("these commands need a search engine: set REGWIRE_SEARCH_URL (and _ENGINE)")
         store = open_search_store(settings)
     try:

@@ -17,20 +17,20 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from .alerts import Alert, AppriseSender, open_alert_store
-from .cli_alerts import alerts_app
-from .cli_common import JsonOption, cli_errors, console, emit_json, err_console, fail
-from .cli_index import deadletter_app, index_app, kibana_app
-from .cli_serve import serve
-from .errors import RegwireError
-from .models import FeedStatus
-from .query import SearchQuery, Sort
-from .runner import Pipeline, SourceReport
-from .schedule import reenable
-from .settings import Settings, load_settings
-from .sources import Source, load_sources
-from .store import Store, open_store
-from .tagging import default_tagger
+from ..alerts import Alert, AppriseSender, open_alert_store
+from ..errors import RegwireError
+from ..models import FeedStatus
+from ..query import SearchQuery, Sort
+from ..runner import Pipeline, SourceReport
+from ..settings import Settings, load_settings
+from ..sources import Source, load_sources
+from ..sources.schedule import reenable
+from ..store import Store, open_store
+from ..tagging import default_tagger
+from .alerts import alerts_app
+from .common import JsonOption, cli_errors, console, emit_json, err_console, fail
+from .index import deadletter_app, index_app, kibana_app
+from .serve import serve
 
 app = typer.Typer(help="regwire: crypto-regulation news ingestion.", no_args_is_help=True)
 sources_app = typer.Typer(help="Inspect and manage the configured sources.", no_args_is_help=True)
@@ -44,7 +44,7 @@ app.command()(serve)
 
 def _print_version(value: bool) -> None:
     if value:
-        from . import __version__
+        from .. import __version__
 
         typer.echo(f"regwire {__version__}")
         raise typer.Exit()
@@ -98,7 +98,7 @@ def _report_json(reports: list[SourceReport]) -> list[dict[str, Any]]:
 def _pipeline(settings: Settings) -> Iterator[Pipeline]:
     """A pipeline over the configured store, with the configured tagger; closed (store and fetcher) after use."""
     with cli_errors():
-        tagger = default_tagger(settings.taxonomy)
+        tagger = default_tagger(settings.tagging.taxonomy)
     with _store(settings) as store:
         pipeline = Pipeline(settings, store, tagger=tagger)
         try:
@@ -161,7 +161,7 @@ def _evaluate_alerts(settings: Settings, store: Store, reports: list[SourceRepor
 
     An alert failure is reported (and makes the exit code 1) but never stops the polling loop.
     """
-    from .alerts import AlertEvaluationError, evaluate_and_deliver
+    from ..alerts import AlertEvaluationError, evaluate_and_deliver
 
     ids = [article_id for r in reports for article_id in r.changed_ids]
     try:
@@ -324,7 +324,7 @@ def sources_list(sources: SourcesOption = None, as_json: JsonOption = False) -> 
                 "last_status": state.last_status if state else None,
                 "last_polled": state.last_polled.isoformat() if state and state.last_polled else None,
                 "next_poll": state.next_poll.isoformat() if state and state.next_poll else None,
-                "poll_interval": source.poll_interval or settings.default_poll_interval,
+                "poll_interval": source.poll_interval or settings.schedule.default_poll_interval,
             })
     if as_json:
         emit_json(rows)
@@ -347,8 +347,8 @@ def sources_check(
     as_json: JsonOption = False,
 ) -> None:
     """Validate the sources file, then fetch and parse each feed once (nothing is stored)."""
-    from .feeds import parse_feed
-    from .http import Fetcher
+    from ..fetch import Fetcher
+    from ..sources.feeds import parse_feed
 
     settings = _settings()
     with cli_errors():
@@ -359,7 +359,7 @@ def sources_check(
             for source in configured:
                 for feed in source.feeds:
                     try:
-                        result = fetcher.get(feed, max_bytes=settings.max_feed_bytes)
+                        result = fetcher.get(feed, max_bytes=settings.http.max_feed_bytes)
                         items = parse_feed(result.content, result.final_url, result.headers.get("content-type"))
                         rows.append({"source": source.name, "feed": feed, "ok": True, "items": len(items),
                                      "error": None})
@@ -408,7 +408,7 @@ def retag(
 
     settings = _settings()
     with cli_errors():
-        tagger = default_tagger(settings.taxonomy)
+        tagger = default_tagger(settings.tagging.taxonomy)
     with _store(settings) as store, Progress(console=console) as progress:
         task = progress.add_task("re-tagging", total=store.count_articles())
         changed = 0
@@ -428,14 +428,14 @@ def demo(
     query: Annotated[str, typer.Option("--query", help="the example search")] = "Kazakhstan",
 ) -> None:
     """Serve the bundled sample news site on 127.0.0.1, run the pipeline over it, and search the result. Offline."""
-    from .demo import LoopbackSite, Response
+    from ..demo import LoopbackSite, Response, demo_sources_path
 
     home = home or Path(tempfile.mkdtemp(prefix="regwire-demo-"))
     with LoopbackSite() as site:
         # The demo site lives on loopback: exempt exactly that network from the SSRF guard, nothing wider.
         settings = load_settings(home=home, allow_networks="127.0.0.0/8", host_delay=0.05, sources=None,
                                  search_url=None)  # the demo always uses the embedded store
-        demo_sources = Path(__file__).parent / "demo" / "sources.yaml"
+        demo_sources = demo_sources_path()
         with cli_errors():
             configured = load_sources(demo_sources, substitutions={"base_url": site.base_url})
         site.route("/hooks/alerts", Response(200, b"ok"))

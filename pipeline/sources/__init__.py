@@ -1,0 +1,12 @@
+"""The sources stage: which sites to watch (the sources file), their feeds parsed into items, and when each feed is
+polled next (per-feed state transitions).
+
+    load_sources(path)              the sources file, validated → [:class:`Source`]
+    parse_feed(content, url)        RSS 0.9x/1.0/2.0, Atom, JSON Feed → [:class:`~pipeline.models.FeedItem`]
+    schedule.after_success(...)     the feed's next state after a poll (and after_failure, is_due, reenable)
+"""
+
+from .config import Source, default_sources_path, load_sources
+from .feeds import html_to_text, parse_feed
+
+__all__ = ["Source", "default_sources_path", "html_to_text", "load_sources", "parse_feed"]
