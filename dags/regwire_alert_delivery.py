@@ -7,7 +7,7 @@ import os
 import pendulum
 from airflow.sdk import dag, task
 
-from pipeline.airflow_helper import regwire_settings
+from pipeline.airflow_helper import default_args, task_settings
 
 
 @dag(
@@ -16,15 +16,17 @@ from pipeline.airflow_helper import regwire_settings
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
-    tags=["regwire"],
+    tags=["regwire", "alerts"],
+    default_args=default_args(retries=1),
     doc_md=__doc__,
 )
 def regwire_alert_delivery():
     @task
     def deliver_due() -> dict:
-        from pipeline.orchestration import deliver_alerts
+        from pipeline.tasks import deliver_alerts, task_context
 
-        result = deliver_alerts(regwire_settings())
+        with task_context(task_settings(), tagger=None) as ctx:
+            result = deliver_alerts(ctx).as_json()
         print(f"alert delivery: {result['sent']} sent, {result['failed']} failed, {result['given_up']} given up")
         return result
 

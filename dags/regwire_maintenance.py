@@ -1,11 +1,12 @@
-"""regwire_maintenance (daily): re-check suspended feeds, prune old article versions, run due index migrations."""
+"""regwire_maintenance (daily): re-check suspended feeds, prune old article versions, run due index migrations,
+retry dead-lettered writes."""
 
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Param, Variable, dag, get_current_context, task
+from airflow.sdk import Param, dag, get_current_context, task
 
-from pipeline.airflow_helper import MAINTENANCE_SCHEDULE, RETENTION_VARIABLE, regwire_settings
+from pipeline.airflow_helper import MAINTENANCE_SCHEDULE, default_args, retention_days, task_settings
 
 
 @dag(
@@ -14,7 +15,8 @@ from pipeline.airflow_helper import MAINTENANCE_SCHEDULE, RETENTION_VARIABLE, re
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
-    tags=["regwire"],
+    tags=["regwire", "maintenance"],
+    default_args=default_args(retries=1),
     params={"retention_days": Param(None, type=["null", "integer"], minimum=1,
                                     description="keep old versions this long; default Variable regwire_retention_days"
                                                 " or 365")},
@@ -23,11 +25,12 @@ from pipeline.airflow_helper import MAINTENANCE_SCHEDULE, RETENTION_VARIABLE, re
 def regwire_maintenance():
     @task
     def maintain() -> dict:
-        from pipeline.orchestration import maintenance
+        from pipeline.tasks import maintenance, task_context
 
         context = get_current_context()
-        retention = context["params"].get("retention_days") or int(Variable.get(RETENTION_VARIABLE, default=365))
-        return maintenance(regwire_settings(), retention_days=retention, now=context["dag_run"].run_after)
+        with task_context(task_settings(), tagger=None) as ctx:
+            return maintenance(ctx, retention_days=retention_days(context["params"]),
+                               now=context["dag_run"].run_after)
 
     maintain()
 

@@ -7,7 +7,7 @@ import json
 import pendulum
 from airflow.sdk import dag, get_current_context, task
 
-from pipeline.airflow_helper import ARTICLES, regwire_settings
+from pipeline.airflow_helper import ARTICLES, default_args, task_settings
 
 
 @dag(
@@ -15,19 +15,18 @@ from pipeline.airflow_helper import ARTICLES, regwire_settings
     schedule=[ARTICLES],
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
-    tags=["regwire"],
+    tags=["regwire", "quality"],
+    default_args=default_args(),
     doc_md=__doc__,
 )
 def regwire_quality():
     @task
     def report() -> dict:
-        from pipeline.orchestration import batch_ids, quality_report
+        from pipeline.tasks import batch_ids_of_events, quality_report, task_context
 
-        settings = regwire_settings()
-        ids: list[str] = []
-        for event in get_current_context()["triggering_asset_events"][ARTICLES]:
-            ids.extend(batch_ids(event.extra or {}, settings=settings))
-        result = quality_report(list(dict.fromkeys(ids)), settings)
+        events = get_current_context()["triggering_asset_events"][ARTICLES]
+        with task_context(task_settings(), tagger=None) as ctx:
+            result = quality_report(ctx, batch_ids_of_events(ctx, [event.extra or {} for event in events]))
         print("quality report:", json.dumps(result["totals"], sort_keys=True))
         for row in result["flagged"]:
             print(f"  flagged {row['id']} ({row['source']}): {', '.join(row['problems'])}")

@@ -1,7 +1,9 @@
 """regwire: news ingestion for crypto-regulation intelligence.
 
-The library never imports Airflow; the DAGs in ``dags/`` only wire these calls (through
-:mod:`pipeline.airflow_helper`, the one module that imports Airflow).
+The pipeline reads from the package tree, one folder per stage: ``sources/`` (what to watch, feeds, schedule) →
+``fetch/`` (guarded, polite HTTP) → ``extract/`` (trafilatura) → ``tagging/`` → ``store/`` (SQLite FTS5 or
+Elasticsearch/OpenSearch, behind one backend factory) → ``alerts/``. ``tasks/`` is the one task layer the command line
+(``cli/``) and the Airflow DAGs run; :mod:`pipeline.airflow_helper` is the only module that imports Airflow.
 
 The public names below are imported lazily (PEP 562): ``import pipeline`` costs almost nothing, so the command line,
 Airflow's DAG parsing and every task start fast, and pay only for the stages they use.
@@ -17,33 +19,42 @@ __version__ = "0.1.0"
 #: public name → the module that defines it
 _EXPORTS: dict[str, str] = {
     **dict.fromkeys([
-        "ArticleNotFoundError", "BlockedURLError", "ConfigError", "DeadlineExceededError", "ExtractionError",
-        "FeedParseError", "FetchError", "HTTPStatusError", "QuerySyntaxError", "RegwireError",
-        "ResponseTooLargeError", "RobotsDisallowedError", "SourcesFileError", "StoreError", "TaxonomyError",
-        "TooManyRedirectsError", "TransportError"
+        "AlertDefinitionError", "AlertEvaluationError", "AlertNotFoundError", "AlertStoreError",
+        "ArticleNotFoundError", "BlockedURLError", "ConfigError", "DeadlineExceededError", "DeliveryError",
+        "ExtractionError", "FeedParseError", "FetchError", "HTTPStatusError", "IndexMigrationError",
+        "QuerySyntaxError", "RegwireError", "ResponseTooLargeError", "RobotsDisallowedError", "SearchEngineError",
+        "SearchEngineRequestError", "SearchEngineUnavailableError", "SourcePollError", "SourcesFileError",
+        "StoreError", "TaxonomyError", "TooManyRedirectsError", "TransportError"
     ], ".errors"),
-    **dict.fromkeys(["extract_article"], ".extract"),
-    **dict.fromkeys(["parse_feed"], ".sources"),
-    **dict.fromkeys(["Fetcher"], ".fetch"),
+    **dict.fromkeys(["Settings", "load_settings"], ".settings"),
     **dict.fromkeys([
         "Article", "FeedItem", "FeedState", "FeedStatus", "SearchHit", "SearchResult", "StoredArticle"
     ], ".models"),
-    **dict.fromkeys(["SearchQuery", "parse_query"], ".query"),
-    **dict.fromkeys(["Pipeline", "SourceReport"], ".runner"),
-    **dict.fromkeys(["Settings", "load_settings"], ".settings"),
-    **dict.fromkeys(["Source", "load_sources"], ".sources"),
-    **dict.fromkeys(["ArticleWrite", "SQLiteStore", "Store", "open_store"], ".store"),
+    **dict.fromkeys(["Source", "load_sources", "parse_feed"], ".sources"),
+    **dict.fromkeys(["Fetcher"], ".fetch"),
+    **dict.fromkeys(["extract_article"], ".extract"),
     **dict.fromkeys(["Tagger", "Tags", "tag_article"], ".tagging"),
+    **dict.fromkeys(["ArticleWrite", "Backend", "SQLiteStore", "Store", "open_backend"], ".store"),
+    **dict.fromkeys(["SearchQuery", "parse_query"], ".query"),
+    **dict.fromkeys([
+        "SourceReport", "TaskContext", "poll_source", "poll_sources", "publish_changes", "task_context"
+    ], ".tasks"),
     **dict.fromkeys(["article_id", "canonicalize_url"], ".urls"),
 }
 
 __all__ = [
+    "AlertDefinitionError",
+    "AlertEvaluationError",
+    "AlertNotFoundError",
+    "AlertStoreError",
     "Article",
     "ArticleNotFoundError",
     "ArticleWrite",
+    "Backend",
     "BlockedURLError",
     "ConfigError",
     "DeadlineExceededError",
+    "DeliveryError",
     "ExtractionError",
     "FeedItem",
     "FeedParseError",
@@ -52,17 +63,21 @@ __all__ = [
     "FetchError",
     "Fetcher",
     "HTTPStatusError",
-    "Pipeline",
+    "IndexMigrationError",
     "QuerySyntaxError",
     "RegwireError",
     "ResponseTooLargeError",
     "RobotsDisallowedError",
     "SQLiteStore",
+    "SearchEngineError",
+    "SearchEngineRequestError",
+    "SearchEngineUnavailableError",
     "SearchHit",
     "SearchQuery",
     "SearchResult",
     "Settings",
     "Source",
+    "SourcePollError",
     "SourceReport",
     "SourcesFileError",
     "Store",
@@ -70,6 +85,7 @@ __all__ = [
     "StoredArticle",
     "Tagger",
     "Tags",
+    "TaskContext",
     "TaxonomyError",
     "TooManyRedirectsError",
     "TransportError",
@@ -79,10 +95,14 @@ __all__ = [
     "extract_article",
     "load_settings",
     "load_sources",
-    "open_store",
+    "open_backend",
     "parse_feed",
     "parse_query",
+    "poll_source",
+    "poll_sources",
+    "publish_changes",
     "tag_article",
+    "task_context",
 ]
 
 
@@ -101,18 +121,28 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     from .errors import (
+        AlertDefinitionError,
+        AlertEvaluationError,
+        AlertNotFoundError,
+        AlertStoreError,
         ArticleNotFoundError,
         BlockedURLError,
         ConfigError,
         DeadlineExceededError,
+        DeliveryError,
         ExtractionError,
         FeedParseError,
         FetchError,
         HTTPStatusError,
+        IndexMigrationError,
         QuerySyntaxError,
         RegwireError,
         ResponseTooLargeError,
         RobotsDisallowedError,
+        SearchEngineError,
+        SearchEngineRequestError,
+        SearchEngineUnavailableError,
+        SourcePollError,
         SourcesFileError,
         StoreError,
         TaxonomyError,
@@ -123,9 +153,9 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     from .fetch import Fetcher
     from .models import Article, FeedItem, FeedState, FeedStatus, SearchHit, SearchResult, StoredArticle
     from .query import SearchQuery, parse_query
-    from .runner import Pipeline, SourceReport
     from .settings import Settings, load_settings
     from .sources import Source, load_sources, parse_feed
-    from .store import ArticleWrite, SQLiteStore, Store, open_store
+    from .store import ArticleWrite, Backend, SQLiteStore, Store, open_backend
     from .tagging import Tagger, Tags, tag_article
+    from .tasks import SourceReport, TaskContext, poll_source, poll_sources, publish_changes, task_context
     from .urls import article_id, canonicalize_url

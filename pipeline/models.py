@@ -92,6 +92,14 @@ class FeedState(Record):
     last_success: datetime | None = None
     next_poll: datetime | None = None
     items_seen: int = 0
+    #: running totals, kept with the feed so that any process can export them as metrics
+    polls: int = 0
+    not_modified_polls: int = 0
+    failed_polls: int = 0
+    new_articles: int = 0
+    updated_articles: int = 0
+    fetch_seconds_total: float = 0.0
+    last_fetch_seconds: float | None = None
 
 
 class SearchHit(Record):

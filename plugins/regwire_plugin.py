@@ -2,9 +2,9 @@
 
 * ``fastapi_apps``: :func:`pipeline.web.create_app` mounted at ``/regwire`` (JSON API under ``/regwire/api/``).
 * ``external_views``: a "News search" entry in the UI's Browse menu pointing at ``/regwire/``.
-* ``listeners``: :class:`PollFailureListener` counts every failed ``regwire_poll.poll`` map index per source, also
-  failures the task's own metrics hook never saw (a bad sources file, a crash): a log line and the StatsD counter
-  ``regwire.source.task_failed`` (tag ``source``) when metrics are on.
+* ``listeners``: :class:`PollFailureListener` counts every failed ``regwire_poll`` ``source.poll`` map index per
+  source, also failures the task's own metrics hook never saw (a bad sources file, a crash): a log line and the
+  StatsD counter ``regwire.source.task_failed`` (tag ``source``) when metrics are on.
 
 The store is the one the DAGs use: the ``regwire_search`` connection (Elasticsearch/OpenSearch) when it exists,
 else the embedded store in ``REGWIRE_HOME``. It is opened on the first request, not at plugin load.
@@ -24,15 +24,15 @@ log = logging.getLogger("regwire.airflow.plugin")
 URL_PREFIX = "/regwire"
 
 
-def _open_store():
+def _open_backend():
     from pipeline.airflow_helper import server_search_connection
-    from pipeline.orchestration import settings_from_connection
-    from pipeline.store import open_store
+    from pipeline.settings import Settings
+    from pipeline.store import open_backend
 
-    return open_store(settings_from_connection(server_search_connection()))
+    return open_backend(Settings.from_airflow_connection(server_search_connection()))
 
 
-search_app = create_app(_open_store)
+search_app = create_app(_open_backend)
 
 
 class PollFailureListener:
@@ -40,7 +40,7 @@ class PollFailureListener:
 
     @hookimpl
     def on_task_instance_failed(self, previous_state, task_instance, error) -> None:
-        if getattr(task_instance, "dag_id", None) != "regwire_poll" or task_instance.task_id != "poll":
+        if getattr(task_instance, "dag_id", None) != "regwire_poll" or task_instance.task_id != "source.poll":
             return
         source = getattr(task_instance, "rendered_map_index", None) or str(getattr(task_instance, "map_index", "?"))
         log.warning("regwire poll task failed for source %s (try %s): %s", source,

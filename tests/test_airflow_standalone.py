@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pipeline.demo import LoopbackSite
+from pipeline.demo import LoopbackSite, Response
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "airflow-standalone"
@@ -30,6 +31,8 @@ pytestmark = [
     pytest.mark.timeout(480),
 ]
 
+#: seconds between the broken source's tries (two retries)
+BROKEN_RETRY_DELAY = 20
 #: how long an Airflow REST call is retried on a 5xx answer or a dropped connection (SQLite busy while the scheduler,
 #: dag-processor and api-server all write, on a loaded machine)
 API_RETRY_SECONDS = 60.0
@@ -98,8 +101,10 @@ def _stop(proc: subprocess.Popen, log: Path) -> None:
 @pytest.fixture
 def standalone(tmp_path: Path) -> Iterator[tuple[httpx.Client, LoopbackSite, Path]]:
     site = LoopbackSite().start()
+    site.route("/feeds/broken.xml", Response(503, b"down for maintenance"))
     sources = tmp_path / "sources.yaml"
-    sources.write_text(DEMO_SOURCES.read_text().replace("{{base_url}}", site.base_url))
+    sources.write_text(DEMO_SOURCES.read_text().replace("{{base_url}}", site.base_url)
+                       + f'  - name: broken\n    feeds: ["{site.base_url}/feeds/broken.xml"]\n')
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "REGWIRE_"))}
     env.update({
@@ -119,6 +124,9 @@ def standalone(tmp_path: Path) -> Iterator[tuple[httpx.Client, LoopbackSite, Pat
         "REGWIRE_ALLOW_NETWORKS": "127.0.0.0/8",
         "REGWIRE_HOST_DELAY": "0",
         "REGWIRE_POLL_SCHEDULE": "none",  # only the run this test triggers
+        # the broken source's retries take a while: long enough to see that nobody waits for them
+        "REGWIRE_POLL_RETRIES": "2",
+        "REGWIRE_POLL_RETRY_DELAY": str(BROKEN_RETRY_DELAY),
         "REGWIRE_MAINTENANCE_SCHEDULE": "none",
         "PATH": f"{AIRFLOW.parent}:{os.environ.get('PATH', '')}",
     })
@@ -211,24 +219,47 @@ def test_standalone_poll_triggers_downstream(standalone) -> None:
         state = _api(client, "GET", f"/api/v2/dags/regwire_poll/dagRuns/{run_id}").json()["state"]
         return state if state in ("success", "failed") else None
 
-    assert _wait("regwire_poll to finish", poll_state, 120, log) == "success"
+    def broken_poll() -> dict | None:
+        tis = _api(client, "GET", f"/api/v2/dags/regwire_poll/dagRuns/{run_id}/taskInstances",
+                   params={"limit": 100}).json()["task_instances"]
+        return next((ti for ti in tis if ti["task_id"] == "source.poll" and ti["map_index"] == 3), None)
+
+    _wait("the broken source up for retry", lambda: (ti := broken_poll()) and ti["state"] == "up_for_retry", 120,
+          log, 0.5)
 
     def downstream_done(dag_id: str):
         runs = _api(client, "GET", f"/api/v2/dags/{dag_id}/dagRuns").json()["dag_runs"]
         finished = [r for r in runs if r["state"] in ("success", "failed")]
         return finished[0] if finished else None
 
-    alerts = _wait("asset-triggered regwire_alerts run", lambda: downstream_done("regwire_alerts"), 90, log)
+    alerts = _wait("asset-triggered regwire_alerts run", lambda: downstream_done("regwire_alerts"), 120, log)
     assert alerts["state"] == "success", alerts
     assert alerts["run_type"] == "asset_triggered"
     quality = _wait("asset-triggered regwire_quality run", lambda: downstream_done("regwire_quality"), 60, log)
     assert quality["state"] == "success", quality
 
+    # the run fails (the broken feed), but only after the other sources' batches were alerted on
+    assert _wait("regwire_poll to finish", poll_state, 180, log) == "failed"
+    final = broken_poll()
+    assert final is not None and final["state"] == "failed" and final["try_number"] == 3
+    # every retry's recorded reason names the source and says why it is retried (the REST API does not return
+    # earlier tries' reasons, so they are read from the metadata DB's history table); Airflow 3.3.2 itself clears
+    # the rendered map index between tries (see TransientOnlyRetryPolicy)
+    with sqlite3.connect(Path(client.airflow_home) / "airflow.db") as db:
+        reasons = db.execute("SELECT try_number, retry_reason FROM task_instance_history WHERE dag_id = ?"
+                             " AND run_id = ? AND task_id = 'source.poll' AND map_index = 3 ORDER BY try_number",
+                             ("regwire_poll", run_id)).fetchall()
+    assert [n for n, _ in reasons] == [1, 2], reasons
+    assert all(r.startswith("source broken") and "transient SourcePollError" in r and "503" in r
+               for _, r in reasons), reasons
+    assert alerts["end_date"] < final["end_date"], "alerts waited for the failing source's retries"
+
     events = _api(client, "GET", "/api/v2/assets/events",
                   params={"source_dag_id": "regwire_poll"}).json()["asset_events"]
-    assert len(events) == 1
-    extra = events[0]["extra"]
-    assert extra["new"] == extra["articles"] == len(extra["ids"]) > 0
+    assert {e["extra"]["source"] for e in events} == {"ledger-news-rss", "ledger-news-atom", "ledger-news-json"}
+    for event in events:
+        extra = event["extra"]
+        assert extra["new"] == extra["articles"] == len(extra["ids"]) > 0
 
     # the plugin's search app, mounted by the api-server
     result = _api(client, "GET", "/regwire/api/search", params={"q": "stablecoin"}).json()

@@ -11,8 +11,9 @@ from test_alerts_loopback import LOOPBACK_HOSTS, WebhookReceiver
 from test_alerts_seed import run_demo
 from typer.testing import CliRunner
 
-from pipeline.alerts import AlertConfig, AppriseSender, SQLiteAlertStore, evaluate_and_deliver
+from pipeline.alerts import AppriseSender, SQLiteAlertStore, evaluate_and_deliver
 from pipeline.cli.alerts import alerts_app
+from pipeline.settings import AlertSettings
 from pipeline.store import SQLiteStore
 
 app = typer.Typer()
@@ -94,8 +95,7 @@ def test_test_prints_what_would_be_sent_and_log_shows_deliveries(cli, settings, 
         cli("add", "kz", "--owner", "desk", "-q", "Kazakhstan", "--topic", "fiat-ramp", "--replace",
             "--channel", f"json://127.0.0.1:{hook.port}/h")
         hook.fail_always = True
-        evaluate_and_deliver(settings, store, ids, alert_store=alerts, config=AlertConfig(backoff_base=0.001),
-                             sender=AppriseSender(env={}, allowed_hosts=LOOPBACK_HOSTS))
+        evaluate_and_deliver(store, alerts, ids, config=AlertSettings(backoff_base=0.001), sender=AppriseSender(env={}, allowed_hosts=LOOPBACK_HOSTS))
         log = json.loads(cli("log", "kz", "--json").stdout)
         assert len(log) == 3 and {r["state"] for r in log} == {"failed"} and "500" in log[0]["last_error"]
         human = cli("log", "--state", "failed")

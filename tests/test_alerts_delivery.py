@@ -14,7 +14,6 @@ from test_alerts_loopback import LOOPBACK_HOSTS, WebhookReceiver
 
 from pipeline.alerts import (
     Alert,
-    AlertConfig,
     AlertEvaluationError,
     AppriseSender,
     DeliveryError,
@@ -27,6 +26,7 @@ from pipeline.alerts import (
 )
 from pipeline.errors import StoreError
 from pipeline.models import Article
+from pipeline.settings import AlertSettings
 from pipeline.store import SQLiteStore
 from pipeline.store.base import ArticleWrite
 from pipeline.tagging import default_tagger
@@ -76,36 +76,31 @@ def test_retried_task_and_replayed_batch_send_nothing_twice(settings, stores):
     ids = [write(store, "kz", "Kazakhstan opens crypto-to-cash desks"), write(store, "eu", "EU ministers meet",
                                                                               "Nothing about this topic. " * 10)]
     sender = Recorder()
-    first = evaluate_and_deliver(settings, store, ids, now=T0, alert_store=alerts, sender=sender)
+    first = evaluate_and_deliver(store, alerts, ids, config=settings.alerts, now=T0, sender=sender)
     assert (first.matches, first.recorded, first.sent) == (1, 2, 2)
     for minutes in (1, 2):
-        again = evaluate_and_deliver(settings, store, ids, now=T0 + timedelta(minutes=minutes), alert_store=alerts,
-                                     sender=sender)
+        again = evaluate_and_deliver(store, alerts, ids, config=settings.alerts, now=T0 + timedelta(minutes=minutes), sender=sender)
         assert (again.recorded, again.duplicates, again.sent) == (0, 2, 0)
     assert sorted(c for c, _ in sender.sent) == ["json://127.0.0.1:9/a", "json://127.0.0.1:9/b"]
 
 
 def test_backoff_then_success_then_give_up(settings, stores):
     store, alerts = stores
-    config = AlertConfig(max_attempts=3, backoff_base=60, backoff_max=600)
+    config = AlertSettings(max_attempts=3, backoff_base=60, backoff_max=600)
     with WebhookReceiver() as hook:
         alerts.save_alert(kz_alert(channels=[f"json://127.0.0.1:{hook.port}/flaky"]), T0)
         ids = [write(store, "kz", "Kazakhstan opens crypto-to-cash desks")]
         sender = AppriseSender(env={}, allowed_hosts=LOOPBACK_HOSTS)
         hook.fail_next = 2
-        assert evaluate_and_deliver(settings, store, ids, now=T0, alert_store=alerts, sender=sender,
-                                    config=config).failed == 1
+        assert evaluate_and_deliver(store, alerts, ids, config=config, now=T0, sender=sender).failed == 1
         (row,) = alerts.deliveries()
         assert row.state is DeliveryState.FAILED and row.attempts == 1 and row.next_try == T0 + timedelta(seconds=60)
         assert "500" in (row.last_error or "")
-        assert deliver_due(settings, now=T0 + timedelta(seconds=59), alert_store=alerts, sender=sender,
-                           config=config).failed == 0  # not due yet
-        assert deliver_due(settings, now=T0 + timedelta(seconds=60), alert_store=alerts, sender=sender,
-                           config=config).failed == 1
+        assert deliver_due(alerts, config=config, now=T0 + timedelta(seconds=59), sender=sender).failed == 0  # not due yet
+        assert deliver_due(alerts, config=config, now=T0 + timedelta(seconds=60), sender=sender).failed == 1
         (row,) = alerts.deliveries()
         assert row.attempts == 2 and row.next_try == T0 + timedelta(seconds=180)  # doubled
-        assert deliver_due(settings, now=T0 + timedelta(seconds=180), alert_store=alerts, sender=sender,
-                           config=config).sent == 1
+        assert deliver_due(alerts, config=config, now=T0 + timedelta(seconds=180), sender=sender).sent == 1
         (row,) = alerts.deliveries()
         assert row.state is DeliveryState.SENT and row.attempts == 3 and len(hook.on("/flaky")) == 1
 
@@ -113,22 +108,20 @@ def test_backoff_then_success_then_give_up(settings, stores):
         ids = [write(store, "kz2", "Kazakhstan licenses crypto-to-cash exchanges")]
         now = T0 + timedelta(hours=1)
         for _attempt in range(3):
-            report = evaluate_and_deliver(settings, store, ids, now=now, alert_store=alerts, sender=sender,
-                                          config=config)
+            report = evaluate_and_deliver(store, alerts, ids, config=config, now=now, sender=sender)
             now += timedelta(seconds=600)
         assert report.given_up == 1 and report.failed == 0
         given_up = alerts.deliveries(state=DeliveryState.GIVEN_UP)
         assert len(given_up) == 1 and given_up[0].attempts == 3
         assert given_up[0].last_error.startswith("gave up after 3 attempt(s):") and "500" in given_up[0].last_error
-        assert deliver_due(settings, now=now + timedelta(days=1), alert_store=alerts, sender=sender).sent == 0
+        assert deliver_due(alerts, config=settings.alerts, now=now + timedelta(days=1), sender=sender).sent == 0
 
 
 def test_permanent_errors_are_given_up_at_once_with_the_reason(settings, stores):
     store, alerts = stores
     alerts.save_alert(kz_alert(channels=["mmost://127.0.0.1:9/${REGWIRE_UNSET_TOKEN}"]), T0)
     ids = [write(store, "kz", "Kazakhstan opens crypto-to-cash desks")]
-    report = evaluate_and_deliver(settings, store, ids, now=T0, alert_store=alerts,
-                                  sender=AppriseSender(env={}, allowed_hosts=LOOPBACK_HOSTS))
+    report = evaluate_and_deliver(store, alerts, ids, config=settings.alerts, now=T0, sender=AppriseSender(env={}, allowed_hosts=LOOPBACK_HOSTS))
     assert report.given_up == 1
     (row,) = alerts.deliveries()
     assert row.state is DeliveryState.GIVEN_UP and "REGWIRE_UNSET_TOKEN" in row.last_error
@@ -140,11 +133,10 @@ def test_updates_realert_only_when_the_alert_asks(settings, stores):
     alerts.save_alert(kz_alert(name="every-version", updates=True), T0)
     sender = Recorder()
     first = write(store, "kz", "Kazakhstan opens crypto-to-cash desks")
-    evaluate_and_deliver(settings, store, [first], now=T0, alert_store=alerts, sender=sender)
+    evaluate_and_deliver(store, alerts, [first], config=settings.alerts, now=T0, sender=sender)
     updated = write(store, "kz", "Kazakhstan opens crypto-to-cash desks", KZ_TEXT + "Update: the AIFC confirmed it.")
     assert updated == first and store.get_article(first).version == 2
-    report = evaluate_and_deliver(settings, store, [updated], now=T0 + timedelta(minutes=5), alert_store=alerts,
-                                  sender=sender)
+    report = evaluate_and_deliver(store, alerts, [updated], config=settings.alerts, now=T0 + timedelta(minutes=5), sender=sender)
     assert report.matches == 2 and report.recorded == 1 and report.sent == 1
     titles = sorted((m.title, "(updated)" in m.body) for _, m in sender.sent)
     assert titles == [("[every-version] Kazakhstan opens crypto-to-cash desks", False),
@@ -159,27 +151,26 @@ def test_hourly_digest_groups_by_alert_and_is_sent_once_when_the_hour_ends(setti
     alerts.save_alert(kz_alert(name="kz-now"), T0)
     sender = Recorder()
     one = write(store, "kz1", "Kazakhstan opens crypto-to-cash desks")
-    evaluate_and_deliver(settings, store, [one], now=T0, alert_store=alerts, sender=sender)
+    evaluate_and_deliver(store, alerts, [one], config=settings.alerts, now=T0, sender=sender)
     two = write(store, "kz2", "Kazakhstan licenses crypto-to-cash exchanges")
-    evaluate_and_deliver(settings, store, [two], now=T0 + timedelta(minutes=20), alert_store=alerts, sender=sender)
+    evaluate_and_deliver(store, alerts, [two], config=settings.alerts, now=T0 + timedelta(minutes=20), sender=sender)
     assert [m.title.split("]")[0] for _, m in sender.sent] == ["[kz-now", "[kz-now"]
     sender.sent.clear()
-    assert deliver_due(settings, now=T0 + timedelta(minutes=49), alert_store=alerts, sender=sender).sent == 0
-    report = deliver_due(settings, now=T0 + timedelta(minutes=50), alert_store=alerts, sender=sender)  # 10:00
+    assert deliver_due(alerts, config=settings.alerts, now=T0 + timedelta(minutes=49), sender=sender).sent == 0
+    report = deliver_due(alerts, config=settings.alerts, now=T0 + timedelta(minutes=50), sender=sender)  # 10:00
     assert report.sent == 2 and sorted(c for c, _ in sender.sent) == ["json://127.0.0.1:9/a", "json://127.0.0.1:9/b"]
     digest = sender.sent[0][1]
     assert digest.title == "[kz-digest] digest: 2 article(s)"
     assert "opens crypto-to-cash desks" in digest.body and "licenses crypto-to-cash exchanges" in digest.body
-    assert deliver_due(settings, now=T0 + timedelta(hours=2), alert_store=alerts, sender=sender).sent == 0
+    assert deliver_due(alerts, config=settings.alerts, now=T0 + timedelta(hours=2), sender=sender).sent == 0
 
 
 def test_removed_or_changed_alerts_do_not_send_stale_rows(settings, stores):
     store, alerts = stores
     alerts.save_alert(kz_alert(mode=Mode.DAILY), T0)
-    evaluate_and_deliver(settings, store, [write(store, "kz", "Kazakhstan opens crypto-to-cash desks")], now=T0,
-                         alert_store=alerts, sender=Recorder())
+    evaluate_and_deliver(store, alerts, [write(store, "kz", "Kazakhstan opens crypto-to-cash desks")], config=settings.alerts, now=T0, sender=Recorder())
     alerts.remove_alert("kz")
-    report = deliver_due(settings, now=T0 + timedelta(days=1), alert_store=alerts, sender=Recorder())
+    report = deliver_due(alerts, config=settings.alerts, now=T0 + timedelta(days=1), sender=Recorder())
     assert report.given_up == 1
     assert alerts.deliveries()[0].last_error == "alert removed before delivery"
 
@@ -190,15 +181,15 @@ def test_concurrent_workers_send_each_delivery_once(settings, stores):
     ids = [write(store, f"kz{i}", f"Kazakhstan crypto-to-cash desk number {i}") for i in range(5)]
     sender = Recorder()
     with pytest.raises(WorkerDied):  # rows recorded and claimed, then the worker dies before anything is marked
-        evaluate_and_deliver(settings, store, ids, now=T0, alert_store=alerts, sender=Crash())
+        evaluate_and_deliver(store, alerts, ids, config=settings.alerts, now=T0, sender=Crash())
     assert alerts.counts() == {"pending": 100}
     # after a crash the lease keeps the rows away from other workers until it expires
-    assert deliver_due(settings, now=T0 + timedelta(seconds=10), alert_store=alerts, sender=sender).sent == 0
+    assert deliver_due(alerts, config=settings.alerts, now=T0 + timedelta(seconds=10), sender=sender).sent == 0
     later = T0 + timedelta(seconds=601)
 
     def worker() -> None:
         with SQLiteAlertStore(settings.db_path) as own:
-            deliver_due(settings, now=later, alert_store=own, sender=sender)
+            deliver_due(own, config=settings.alerts, now=later, sender=sender)
 
     threads = [threading.Thread(target=worker) for _ in range(4)]
     for t in threads:
@@ -240,11 +231,9 @@ def test_one_failing_alert_does_not_cost_the_others_and_the_retry_catches_up(set
     ids = [write(store, "kz", "Kazakhstan opens crypto-to-cash desks")]
     sender = Recorder()
     with pytest.raises(AlertEvaluationError) as err:
-        evaluate_and_deliver(settings, FlakySearch(store, "Kazakhstan AIFC"), ids, now=T0, alert_store=alerts,
-                             sender=sender)
+        evaluate_and_deliver(FlakySearch(store, "Kazakhstan AIFC"), alerts, ids, config=settings.alerts, now=T0, sender=sender)
     assert set(err.value.failed) == {"kz-licences"} and "re-run the batch" in str(err.value)
     assert err.value.report.sent == 1 and [m.title[:4] for _, m in sender.sent] == ["[kz]"]
-    retry = evaluate_and_deliver(settings, store, ids, now=T0 + timedelta(minutes=1), alert_store=alerts,
-                                 sender=sender)
+    retry = evaluate_and_deliver(store, alerts, ids, config=settings.alerts, now=T0 + timedelta(minutes=1), sender=sender)
     assert retry.ok and retry.sent == 1 and retry.duplicates == 1
     assert sorted(m.title.split("]")[0] for _, m in sender.sent) == ["[kz", "[kz-licences"]

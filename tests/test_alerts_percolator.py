@@ -14,15 +14,15 @@ from test_store_contract import drop_prefix, make_search_store
 
 from pipeline.alerts import (
     Alert,
-    AlertConfig,
     AppriseSender,
     DeliveryState,
     EngineAlertStore,
     PercolatorEvaluator,
     SearchEvaluator,
     evaluate_and_deliver,
-    open_alert_store,
 )
+from pipeline.settings import AlertSettings
+from pipeline.store import EngineBackend
 
 pytestmark = pytest.mark.slow
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
@@ -97,23 +97,24 @@ def test_percolator_index_follows_the_definitions(engine_store, batch):
 
 
 def test_exactly_once_through_the_percolator_with_alerts_stored_in_the_engine(engine_store, batch, tmp_path):
-    from pipeline.settings import Settings
-
-    settings = Settings(home=tmp_path / "home")
-    config = AlertConfig(percolate_min_alerts=1)
-    alerts = open_alert_store(settings, engine_store)
+    config = AlertSettings(percolate_min_alerts=1)
+    backend = EngineBackend(engine_store)  # not closed here: the module's store is shared
+    alerts = backend.alert_store()
     assert isinstance(alerts, EngineAlertStore)
+
+    def choose(enabled):
+        return backend.evaluator_for(enabled, config)
     with WebhookReceiver() as hook:
         alerts.save_alert(Alert(name="Kazakhstan fiat-ramp", owner="desk", q="Kazakhstan", topics=["fiat-ramp"],
                                 channels=[f"json://127.0.0.1:{hook.port}/generic"]), T0)
         sender = AppriseSender(env={}, allowed_hosts=LOOPBACK_HOSTS)
-        first = evaluate_and_deliver(settings, engine_store, batch, now=T0, sender=sender, config=config)
+        first = evaluate_and_deliver(engine_store, alerts, batch, config=config, now=T0, sender=sender,
+                                     choose=choose)
         assert first.evaluator == "percolator" and first.sent == first.matches == 3
         replay = [i for i, _ in engine_store.changes_since(0)[0]]
-        again = evaluate_and_deliver(settings, engine_store, replay, now=T0 + timedelta(minutes=1), sender=sender,
-                                     config=config)
+        again = evaluate_and_deliver(engine_store, alerts, replay, config=config, now=T0 + timedelta(minutes=1),
+                                     sender=sender, choose=choose)
         assert again.sent == 0 and again.duplicates == 3
         assert [SEED_TITLE in r.json["title"] for r in hook.on("/generic")].count(True) == 1
         log = alerts.deliveries(alert="Kazakhstan fiat-ramp")
         assert len(log) == 3 and {d.state for d in log} == {DeliveryState.SENT}
-    assert not (tmp_path / "home").exists()  # nothing went to the embedded file

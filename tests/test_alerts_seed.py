@@ -6,17 +6,16 @@ batch."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from test_alerts_loopback import LOOPBACK_HOSTS, SMTPSink, WebhookReceiver, mail_url, text_of
 
-import pipeline
-from pipeline import Pipeline, load_sources
+from pipeline import load_sources
 from pipeline.alerts import Alert, AppriseSender, DeliveryState, SQLiteAlertStore, evaluate_and_deliver
+from pipeline.demo import demo_sources_path
 from pipeline.fetch import Fetcher
-from pipeline.store import SQLiteStore
-from pipeline.tagging import default_tagger
+from pipeline.store import EmbeddedBackend, SQLiteStore
+from pipeline.tasks import poll_sources, task_context
 
 SEED_TITLE = "Kazakhstan ready to legalize crypto-to-cash conversion, says president"
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
@@ -29,13 +28,11 @@ def receivers():
 
 
 def run_demo(settings, store, transport, site, *, force: bool = False) -> list[str]:
-    sources = load_sources(Path(pipeline.__file__).parent / "demo" / "sources.yaml",
-                           substitutions={"base_url": site.base_url})
-    runner = Pipeline(settings, store, fetcher=Fetcher(settings, transport=transport), tagger=default_tagger())
-    try:
-        return [i for report in runner.run(sources, force=force) for i in report.changed_ids]
-    finally:
-        runner.close()
+    """The demo site through the task layer into ``store`` (any backend's); returns the changed ids."""
+    sources = load_sources(demo_sources_path(), substitutions={"base_url": site.base_url})
+    with task_context(settings, backend=EmbeddedBackend(settings.db_path, articles=store),
+                      fetcher=Fetcher(settings, transport=transport)) as ctx:
+        return [i for report in poll_sources(ctx, sources, force=force) for i in report.changed_ids]
 
 
 def test_seed_article_is_delivered_exactly_once_per_channel(settings, transport, site, receivers, seed_text):
@@ -49,7 +46,7 @@ def test_seed_article_is_delivered_exactly_once_per_channel(settings, transport,
         alerts.save_alert(alert, T0)
 
         def deliver(ids: list[str], now: datetime):
-            return evaluate_and_deliver(settings, store, ids, now=now, alert_store=alerts, sender=sender)
+            return evaluate_and_deliver(store, alerts, ids, config=settings.alerts, now=now, sender=sender)
 
         first_ids = run_demo(settings, store, transport, site)
         assert len(first_ids) == 13
@@ -98,16 +95,14 @@ def test_a_failing_channel_is_retried_with_backoff_without_resending_the_others(
         alerts.save_alert(alert, T0)
         ids = run_demo(settings, store, transport, site)
         hook.fail_always = True
-        first = evaluate_and_deliver(settings, store, ids, now=T0, alert_store=alerts, sender=sender)
+        first = evaluate_and_deliver(store, alerts, ids, config=settings.alerts, now=T0, sender=sender)
         matches = first.matches
         assert first.sent == matches and first.failed == matches  # email went out, the webhook failed
         hook.fail_always = False
         # the Airflow task is retried at once: the failed rows are not due yet (backoff), nothing is sent twice
-        retry = evaluate_and_deliver(settings, store, ids, now=T0 + timedelta(seconds=10), alert_store=alerts,
-                                     sender=sender)
+        retry = evaluate_and_deliver(store, alerts, ids, config=settings.alerts, now=T0 + timedelta(seconds=10), sender=sender)
         assert retry.sent == 0 and len(hook.received) == 0
-        later = evaluate_and_deliver(settings, store, ids, now=T0 + timedelta(seconds=61), alert_store=alerts,
-                                     sender=sender)
+        later = evaluate_and_deliver(store, alerts, ids, config=settings.alerts, now=T0 + timedelta(seconds=61), sender=sender)
         assert later.sent == matches and later.failed == 0
         assert len(hook.on("/generic")) == matches and len(smtp.messages) == matches
         retried = [d for d in alerts.deliveries() if d.channel.startswith("json://")]

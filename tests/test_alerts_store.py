@@ -17,9 +17,9 @@ from pipeline.alerts import (
     MatchedArticle,
     Mode,
     SQLiteAlertStore,
-    open_alert_store,
 )
 from pipeline.alerts.store import PendingDelivery
+from pipeline.store import EngineBackend
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 ALERT = Alert(name="Kazakhstan fiat-ramp", owner="desk", q="Kazakhstan", topics=["fiat-ramp"],
@@ -37,7 +37,7 @@ def alert_store(request, tmp_path):
     from test_store_contract import drop_prefix, make_search_store
 
     engine = make_search_store("opensearch", shared_search_node().url)
-    store = open_alert_store(None, engine)  # type: ignore[arg-type]  (settings unused with a store given)
+    store = EngineBackend(engine).alert_store()
     assert isinstance(store, EngineAlertStore)
     yield store
     drop_prefix(engine)

@@ -9,6 +9,7 @@ invisible there and every ``pipeline`` module is imported from the wheel.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -28,8 +29,13 @@ def _run(*args: str | Path, cwd: Path, timeout: float = 300) -> subprocess.Compl
 def wheel_env(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A virtual environment with regwire installed from a freshly built wheel; returns its ``bin`` folder."""
     tmp = tmp_path_factory.mktemp("wheel")
+    # built from a copy of what a source distribution holds, so no build/ left in the checkout can leak into it
+    source = tmp / "source"
+    shutil.copytree(REPO / "pipeline", source / "pipeline", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, source / name)
     build = _run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
-                 "-w", tmp / "dist", REPO, cwd=tmp)
+                 "-w", tmp / "dist", source, cwd=tmp)
     assert build.returncode == 0, build.stdout[-2000:] + build.stderr[-4000:]
     (wheel,) = (tmp / "dist").glob("regwire-*.whl")
     venv = tmp / "venv"
@@ -84,7 +90,7 @@ def test_installed_package_data_is_complete(wheel_env: Path, tmp_path: Path) -> 
 import json
 from importlib import resources
 root = resources.files("pipeline")
-wanted = ["sources.yaml", "tagging/taxonomy.yaml", "tagging/topic_model.json", "demo/sources.yaml",
+wanted = ["sources/catalog.yaml", "tagging/taxonomy.yaml", "tagging/topic_model.json", "demo/sources.yaml",
           "demo/site/news/kazakhstan-crypto-cash-conversion.html", "demo/site/feeds/rss.xml"]
 print(json.dumps({"missing": [w for w in wanted if not root.joinpath(w).is_file()],
                   "kibana": sorted(p.name for p in root.joinpath("kibana").iterdir() if p.name.endswith(".ndjson"))}))

@@ -7,12 +7,13 @@ from email.utils import format_datetime
 
 import pytest
 
-from pipeline import FeedStatus, Pipeline, SearchQuery, Source, StoreError
-from pipeline.demo import LoopbackSite, Response
+from pipeline import FeedStatus, SearchQuery, Source, StoreError
+from pipeline.demo import LoopbackSite, Response, demo_sources_path
 from pipeline.fetch import Fetcher
 from pipeline.sources import load_sources
 from pipeline.sources.schedule import reenable
-from pipeline.store import SQLiteStore
+from pipeline.store import EmbeddedBackend, SQLiteStore
+from pipeline.tasks import TaskContext, poll_source, poll_sources
 
 ARTICLE = """<!doctype html><html lang="en"><head><title>{title}</title>
 <link rel="canonical" href="{canonical}"><meta name="author" content="Ana Ruiz">
@@ -62,24 +63,21 @@ def store(settings):
         yield s
 
 
-def make_pipeline(settings, store, transport, clock=None) -> Pipeline:
-    return Pipeline(settings, store, fetcher=Fetcher(settings, transport=transport), clock=clock or Clock())
+def make_context(settings, store, transport, clock=None) -> TaskContext:
+    """The task layer over this test's store and transport, untagged (the tagger has its own tests)."""
+    return TaskContext(settings, backend=EmbeddedBackend(settings.db_path, articles=store),
+                       fetcher=Fetcher(settings, transport=transport), tagger=None, clock=clock or Clock())
 
 
 def demo_sources(site: LoopbackSite) -> list[Source]:
-    from pathlib import Path
-
-    import pipeline
-
-    path = Path(pipeline.__file__).parent / "demo" / "sources.yaml"
-    return load_sources(path, substitutions={"base_url": site.base_url})
+    return load_sources(demo_sources_path(), substitutions={"base_url": site.base_url})
 
 
 # -- the sample site --------------------------------------------------------------------------------------------------
 
 def test_demo_site_end_to_end(settings, store, transport, site, seed_text):
-    pipeline = make_pipeline(settings, store, transport)
-    reports = pipeline.run(demo_sources(site))
+    ctx = make_context(settings, store, transport)
+    reports = poll_sources(ctx, demo_sources(site))
     assert all(r.ok for r in reports), [r.errors for r in reports]
     assert sum(r.new for r in reports) == 13 == store.count_articles()
     # tracking-parameter and ?ref= duplicates across three feeds are stored once
@@ -107,7 +105,7 @@ def test_demo_site_end_to_end(settings, store, transport, site, seed_text):
 
     # second poll: conditional GET, every feed answers 304 and nothing is written
     requests_before = len(site.requests)
-    again = pipeline.run(demo_sources(site), force=True)
+    again = poll_sources(ctx, demo_sources(site), force=True)
     assert sum(r.not_modified for r in again) == 3 and sum(r.new + r.updated for r in again) == 0
     conditional = [h for _m, _p, h in site.requests[requests_before:]]
     assert all("If-None-Match" in h for h in conditional) and len(conditional) == 3
@@ -115,12 +113,12 @@ def test_demo_site_end_to_end(settings, store, transport, site, seed_text):
 
 def test_feeds_not_due_are_skipped(settings, store, transport, site):
     clock = Clock()
-    pipeline = make_pipeline(settings, store, transport, clock)
+    ctx = make_context(settings, store, transport, clock)
     sources = demo_sources(site)
-    pipeline.run(sources)
-    assert sum(r.skipped for r in pipeline.run(sources)) == 3
+    poll_sources(ctx, sources)
+    assert sum(r.skipped for r in poll_sources(ctx, sources)) == 3
     clock.advance(301)  # demo sources poll every 300 s
-    assert sum(r.polled for r in pipeline.run(sources)) == 3
+    assert sum(r.polled for r in poll_sources(ctx, sources)) == 3
 
 
 # -- polling rules ----------------------------------------------------------------------------------------------------
@@ -132,19 +130,19 @@ def feed_source(site: LoopbackSite, *paths: str) -> Source:
 def test_retry_after_is_honoured(settings, store, transport, empty_site):
     clock = Clock()
     empty_site.route("/feed.xml", Response(429, b"", {"Retry-After": "1800"}))
-    pipeline = make_pipeline(settings, store, transport, clock)
+    ctx = make_context(settings, store, transport, clock)
     source = feed_source(empty_site, "/feed.xml")
-    report = pipeline.run_source(source)
+    report = poll_source(ctx, source)
     assert report.failed == 1 and "429" in report.errors[0]
     state = store.get_feed_state(source.feeds[0])
     assert state.next_poll == clock.now + timedelta(seconds=1800) and state.consecutive_errors == 1
     clock.advance(1799)
-    assert pipeline.run_source(source).skipped == 1
+    assert poll_source(ctx, source).skipped == 1
     # HTTP-date form
     later = clock.now + timedelta(hours=2)
     empty_site.route("/feed.xml", Response(503, b"", {"Retry-After": format_datetime(later, usegmt=True)}))
     clock.advance(2)
-    pipeline.run_source(source)
+    poll_source(ctx, source)
     assert store.get_feed_state(source.feeds[0]).next_poll == later
 
 
@@ -159,17 +157,17 @@ def test_backoff_grows_then_recovery_resets(settings, store, transport, empty_si
         return Response(200, rss(empty_site, []), {"Content-Type": "application/rss+xml"})
 
     empty_site.route("/feed.xml", flaky)
-    pipeline = make_pipeline(settings, store, transport, clock)
+    ctx = make_context(settings, store, transport, clock)
     source = feed_source(empty_site, "/feed.xml")
     delays = []
     for _ in range(2):
-        pipeline.run_source(source)
+        poll_source(ctx, source)
         state = store.get_feed_state(source.feeds[0])
         delays.append((state.next_poll - clock.now).total_seconds())
         clock.now = state.next_poll
     assert 30 <= delays[0] <= 60 and 60 <= delays[1] <= 120  # base 60 s, doubling, equal jitter
     assert state.last_error == "HTTP 500 Internal Server Error" and state.consecutive_errors == 2
-    report = pipeline.run_source(source)
+    report = poll_source(ctx, source)
     state = store.get_feed_state(source.feeds[0])
     assert report.ok and state.consecutive_errors == 0 and state.last_error is None
     assert state.next_poll == clock.now + timedelta(seconds=600)
@@ -178,29 +176,29 @@ def test_backoff_grows_then_recovery_resets(settings, store, transport, empty_si
 def test_feed_is_suspended_after_repeated_failures_and_can_be_reenabled(settings, store, transport, empty_site):
     clock = Clock()
     empty_site.route("/feed.xml", Response(502, b"bad gateway"))
-    pipeline = make_pipeline(settings, store, transport, clock)
+    ctx = make_context(settings, store, transport, clock)
     source = feed_source(empty_site, "/feed.xml")
     for _ in range(3):  # suspend_after=3 in the test settings
-        pipeline.run_source(source)
+        poll_source(ctx, source)
         clock.now = store.get_feed_state(source.feeds[0]).next_poll
     state = store.get_feed_state(source.feeds[0])
     assert state.status is FeedStatus.SUSPENDED and "suspended after 3 consecutive failures" in state.last_error
     clock.advance(86400)
-    assert pipeline.run_source(source).skipped == 1  # not polled while suspended
+    assert poll_source(ctx, source).skipped == 1  # not polled while suspended
     empty_site.route("/feed.xml", Response(200, rss(empty_site, []), {"Content-Type": "application/rss+xml"}))
     store.save_feed_state(reenable(state, clock.now))
-    assert pipeline.run_source(source).ok
+    assert poll_source(ctx, source).ok
     assert store.get_feed_state(source.feeds[0]).status is FeedStatus.ACTIVE
 
 
 def test_gone_feed_is_disabled(settings, store, transport, empty_site):
     empty_site.route("/feed.xml", Response(410, b"gone"))
-    pipeline = make_pipeline(settings, store, transport)
+    ctx = make_context(settings, store, transport)
     source = feed_source(empty_site, "/feed.xml")
-    pipeline.run_source(source)
+    poll_source(ctx, source)
     state = store.get_feed_state(source.feeds[0])
     assert state.status is FeedStatus.DISABLED and "410" in state.last_error
-    assert pipeline.run_source(source, force=True).skipped == 1
+    assert poll_source(ctx, source, force=True).skipped == 1
 
 
 def test_one_bad_feed_never_stops_the_others(settings, store, transport, empty_site):
@@ -209,8 +207,8 @@ def test_one_bad_feed_never_stops_the_others(settings, store, transport, empty_s
     empty_site.route("/good.xml", Response(200, rss(empty_site, [("/a1", "Licensing consultation", None)]),
                                            {"Content-Type": "application/rss+xml"}))
     empty_site.route("/a1", Response(200, article_page("Licensing consultation", empty_site.url("/a1"))))
-    pipeline = make_pipeline(settings, store, transport)
-    report = pipeline.run_source(feed_source(empty_site, "/broken.xml", "/garbage.xml", "/good.xml"))
+    ctx = make_context(settings, store, transport)
+    report = poll_source(ctx, feed_source(empty_site, "/broken.xml", "/garbage.xml", "/good.xml"))
     assert report.failed == 2 and report.new == 1
     assert store.get_feed_state(empty_site.url("/broken.xml")).last_error == "HTTP 500 Internal Server Error"
     assert "not a feed" in store.get_feed_state(empty_site.url("/garbage.xml")).last_error
@@ -224,18 +222,18 @@ def test_changed_article_becomes_a_new_version_and_unchanged_writes_nothing(sett
     feed = {"body": rss(empty_site, [("/a1", "Licensing rules", first)])}
     empty_site.route("/feed.xml", lambda _r: Response(200, feed["body"], {"Content-Type": "application/rss+xml"}))
     empty_site.route("/a1", lambda _r: Response(200, page["body"]))
-    pipeline = make_pipeline(settings, store, transport)
+    ctx = make_context(settings, store, transport)
     source = feed_source(empty_site, "/feed.xml")
-    assert pipeline.run_source(source).new == 1
+    assert poll_source(ctx, source).new == 1
 
     # the feed says the item was updated, but the text is the same: nothing is written
     feed["body"] = rss(empty_site, [("/a1", "Licensing rules", first + timedelta(hours=1))])
-    report = pipeline.run_source(source, force=True)
+    report = poll_source(ctx, source, force=True)
     assert (report.new, report.updated, report.unchanged) == (0, 0, 1)
 
     page["body"] = article_page("Licensing rules", empty_site.url("/a1"), extra="Correction: the deadline is June.")
     feed["body"] = rss(empty_site, [("/a1", "Licensing rules", first + timedelta(hours=2))])
-    report = pipeline.run_source(source, force=True)
+    report = poll_source(ctx, source, force=True)
     assert report.updated == 1
     (article_id,) = report.changed_ids
     versions = store.article_versions(article_id)
@@ -247,13 +245,13 @@ def test_same_site_canonical_is_honoured_and_not_refetched(settings, store, tran
     empty_site.route("/feed.xml", Response(200, rss(empty_site, [("/story?session=1", "Story", None)]),
                                            {"Content-Type": "application/rss+xml"}))
     empty_site.route("/story", Response(200, article_page("Story", empty_site.url("/news/story.html"))))
-    pipeline = make_pipeline(settings, store, transport)
+    ctx = make_context(settings, store, transport)
     source = feed_source(empty_site, "/feed.xml")
-    report = pipeline.run_source(source)
+    report = poll_source(ctx, source)
     article = store.get_article(report.changed_ids[0])
     assert article.canonical_url == empty_site.url("/news/story.html")
     fetched = empty_site.paths_requested().count("/story?session=1")
-    pipeline.run_source(source, force=True)
+    poll_source(ctx, source, force=True)
     assert empty_site.paths_requested().count("/story?session=1") == fetched  # known through its feed URL
 
 
@@ -261,7 +259,7 @@ def test_cross_site_canonical_is_ignored(settings, store, transport, empty_site)
     empty_site.route("/feed.xml", Response(200, rss(empty_site, [("/s", "Story", None)]),
                                            {"Content-Type": "application/rss+xml"}))
     empty_site.route("/s", Response(200, article_page("Story", "https://other.example/hijack")))
-    report = make_pipeline(settings, store, transport).run_source(feed_source(empty_site, "/feed.xml"))
+    report = poll_source(make_context(settings, store, transport), feed_source(empty_site, "/feed.xml"))
     assert store.get_article(report.changed_ids[0]).canonical_url == empty_site.url("/s")
 
 
@@ -270,7 +268,7 @@ def test_feed_content_wins_when_the_page_is_much_shorter(settings, store, transp
     empty_site.route("/feed.xml", Response(200, rss(empty_site, [("/p", "Reserve rules", None)], {"/p": full}),
                                            {"Content-Type": "application/rss+xml"}))
     empty_site.route("/p", Response(200, article_page("Reserve rules", empty_site.url("/p"), paragraphs=1)))
-    report = make_pipeline(settings, store, transport).run_source(feed_source(empty_site, "/feed.xml"))
+    report = poll_source(make_context(settings, store, transport), feed_source(empty_site, "/feed.xml"))
     article = store.get_article(report.changed_ids[0])
     assert article.text_origin == "feed" and article.text.count("stablecoin reserve rules") == 40
     assert article.authors == ["Ana Ruiz"]  # page metadata kept
@@ -282,13 +280,13 @@ def test_article_errors_are_reported_and_retried_on_the_next_poll(settings, stor
                                            {"Content-Type": "application/rss+xml", "ETag": '"v1"'}))
     empty_site.route("/x", lambda _r: Response(200, article_page("X", empty_site.url("/x")))
                      if state["up"] else Response(503, b"busy"))
-    pipeline = make_pipeline(settings, store, transport)
+    ctx = make_context(settings, store, transport)
     source = feed_source(empty_site, "/feed.xml")
-    report = pipeline.run_source(source)
+    report = poll_source(ctx, source)
     assert report.item_errors == 1 and report.new == 0 and "503" in report.errors[0]
     assert store.get_feed_state(source.feeds[0]).etag is None  # validators not kept: the item must come back
     state["up"] = True
-    assert pipeline.run_source(source, force=True).new == 1
+    assert poll_source(ctx, source, force=True).new == 1
     assert store.get_feed_state(source.feeds[0]).etag == '"v1"'
 
 
@@ -307,11 +305,11 @@ def test_a_failed_write_is_kept_for_the_next_run(settings, transport, empty_site
                                            {"Content-Type": "application/rss+xml", "ETag": '"v1"'}))
     empty_site.route("/x", Response(200, article_page("X", empty_site.url("/x"))))
     with FlakyStore(settings.db_path) as store:
-        pipeline = make_pipeline(settings, store, transport)
+        ctx = make_context(settings, store, transport)
         source = feed_source(empty_site, "/feed.xml")
-        report = pipeline.run_source(source)
+        report = poll_source(ctx, source)
         assert report.failed == 1 and "disk full" in report.errors[0]
         state = store.get_feed_state(source.feeds[0])
         assert state.etag is None and state.consecutive_errors == 1
-        report = pipeline.run_source(source, force=True)
+        report = poll_source(ctx, source, force=True)
         assert report.new == 1 and store.count_articles() == 1

@@ -18,10 +18,9 @@ from typer.testing import CliRunner
 from pipeline.errors import StoreError
 from pipeline.models import Article, WriteOutcome
 from pipeline.query import SearchQuery
-from pipeline.runner import Pipeline
 from pipeline.settings import Settings
 from pipeline.sources import load_sources
-from pipeline.store import SQLiteStore, Store, open_store
+from pipeline.store import EmbeddedBackend, EngineBackend, SQLiteStore, Store, open_backend
 from pipeline.store.base import ArticleWrite
 from pipeline.store.engine import (
     BulkItem,
@@ -30,6 +29,7 @@ from pipeline.store.engine import (
     chunk_actions,
 )
 from pipeline.store.search_backend import SearchEngineStore
+from pipeline.tasks import poll_sources, task_context
 
 pytestmark = pytest.mark.slow
 T0 = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
@@ -170,13 +170,19 @@ def test_chunking_by_count_and_bytes():
 # -- the node stopped mid-run ---------------------------------------------------------------------------------------
 
 
+def run_sources(settings, store, sources, *, force=False):
+    """The task layer's poll over ``store`` (untagged: tagging is not what this file tests)."""
+    with task_context(settings, backend=EmbeddedBackend(settings.db_path, articles=store), tagger=None) as ctx:
+        return poll_sources(ctx, sources, force=force)
+
+
 def test_node_stopped_mid_run_loses_nothing(tmp_path, settings, site):
     """Stop the node just before the pipeline's first write; every feed fails (recorded in the report) and no cache
     validator is saved; after a restart the next run fetches again and the counts match the embedded store's."""
     sources = load_sources(DEMO_SOURCES, substitutions={"base_url": site.base_url})
     reference = SQLiteStore(tmp_path / "ref.db")
     with reference:
-        Pipeline(settings, reference).run(sources)
+        run_sources(settings, reference, sources)
         expected = reference.count_articles()
     assert expected > 5
 
@@ -192,20 +198,20 @@ def test_node_stopped_mid_run_loses_nothing(tmp_path, settings, site):
             return original(writes)
 
         store.write_articles = stop_then_write
-        failed = Pipeline(settings, store).run(sources)  # every feed fails and says why; the run itself completes
+        failed = run_sources(settings, store, sources)  # every feed fails and says why; the run itself completes
         assert all(r.failed and r.new == 0 for r in failed)
         assert any("feed state not saved" in e or "cannot read feed state" in e for r in failed for e in r.errors)
         node.restart()
         store.write_articles = original
         assert store.count_articles() == 0
         assert all(not s.etag for s in store.feed_states())
-        reports = Pipeline(settings, store).run(sources)
+        reports = run_sources(settings, store, sources)
         assert sum(r.new for r in reports) == expected and not any(r.failed for r in reports)
         assert store.count_articles() == expected
         assert len(store.changes_since(0)[0]) == expected
         assert {s.feed_url for s in store.feed_states() if s.etag} == {f for src in sources for f in src.feeds}
         # a second run is all 304s: nothing duplicated
-        again = Pipeline(settings, store).run(sources, force=True)
+        again = run_sources(settings, store, sources, force=True)
         assert sum(r.new for r in again) == 0 and store.count_articles() == expected
         store.close()
     finally:
@@ -298,10 +304,13 @@ def test_migrate_with_concurrent_writes(os_store, search_node):
 # -- settings, errors, CLI ------------------------------------------------------------------------------------------
 
 
-def test_open_store_selects_the_backend(tmp_path, search_node):
-    assert isinstance(open_store(Settings(home=tmp_path)), SQLiteStore)
-    store = open_store(Settings(home=tmp_path, search_url=search_node.url, search_engine="opensearch",
-                                search_index_prefix="t-open-store"))
+def test_open_backend_selects_the_backend(tmp_path, search_node):
+    with open_backend(Settings(home=tmp_path)) as embedded:
+        assert isinstance(embedded.articles, SQLiteStore) and embedded.admin is None
+    backend = open_backend(Settings(home=tmp_path, search_url=search_node.url, search_engine="opensearch",
+                                    search_index_prefix="t-open-store"))
+    assert isinstance(backend, EngineBackend) and backend.admin is backend.articles
+    store = backend.articles
     try:
         assert isinstance(store, SearchEngineStore) and store.engine == "opensearch"
         assert isinstance(store, Store)  # every method of the protocol is there
@@ -310,7 +319,7 @@ def test_open_store_selects_the_backend(tmp_path, search_node):
         drop_prefix(store)
         store.close()
     proxy = shared_compat_proxy()
-    store = open_store(Settings(home=tmp_path, search_url=proxy.url, search_index_prefix="t-open-store-es"))
+    store = open_backend(Settings(home=tmp_path, search_url=proxy.url, search_index_prefix="t-open-store-es")).articles
     try:
         assert store.engine == "elasticsearch" and store.count_articles() == 0
     finally:

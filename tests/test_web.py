@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from pipeline.models import Article
 from pipeline.settings import Settings
-from pipeline.store import SQLiteStore, open_store
+from pipeline.store import EmbeddedBackend, SQLiteStore, open_backend
 from pipeline.store.base import ArticleWrite
 from pipeline.tagging.models import Entity, Match, Tags
 from pipeline.web import create_app
@@ -70,7 +70,7 @@ def ids(store: SQLiteStore) -> dict[str, str]:
 
 @pytest.fixture
 def client(store: SQLiteStore, ids: dict[str, str]) -> TestClient:
-    return TestClient(create_app(lambda: store))
+    return TestClient(create_app(lambda: EmbeddedBackend(store.path, articles=store)))
 
 
 def test_api_search_with_filters_and_facets(client: TestClient, ids: dict[str, str]) -> None:
@@ -149,7 +149,7 @@ def test_bad_query_renders_an_error(client: TestClient) -> None:
 def test_mounted_under_a_prefix_builds_prefixed_links(client: TestClient, store: SQLiteStore,
                                                       ids: dict[str, str]) -> None:
     host = FastAPI()
-    host.mount("/regwire", create_app(lambda: store))
+    host.mount("/regwire", create_app(lambda: EmbeddedBackend(store.path, articles=store)))
     mounted = TestClient(host)
     page = mounted.get("/regwire/", params={"q": "stablecoin"}).text
     assert f'href="/regwire/articles/{ids["eu"]}"' in page and 'action="/regwire/"' in page
@@ -160,9 +160,9 @@ def test_mounted_under_a_prefix_builds_prefixed_links(client: TestClient, store:
 def test_store_opened_once_on_first_request(tmp_path: Path) -> None:
     opened: list[int] = []
 
-    def factory() -> SQLiteStore:
+    def factory() -> EmbeddedBackend:
         opened.append(1)
-        return SQLiteStore(tmp_path / "lazy.db")
+        return EmbeddedBackend(tmp_path / "lazy.db")
 
     app = create_app(factory)
     assert opened == []
@@ -172,8 +172,8 @@ def test_store_opened_once_on_first_request(tmp_path: Path) -> None:
     assert opened == [1]
 
 
-def test_open_store_default_is_embedded(settings: Settings) -> None:
-    app = create_app(lambda: open_store(settings))
+def test_open_backend_default_is_embedded(settings: Settings) -> None:
+    app = create_app(lambda: open_backend(settings))
     assert TestClient(app).get("/api/health").json()["articles"] == 0
 
 
@@ -193,3 +193,25 @@ def test_page_accepts_the_empty_date_fields_a_form_submits(client: TestClient) -
     assert client.get("/api/search", params={"since": "", "until": ""}).json()["total"] == 3
     bad = client.get("/", params={"since": "03/02/2026"})
     assert bad.status_code == 400 and "is not a date" in bad.text
+
+
+def test_metrics_are_read_from_the_store_by_any_process(settings: Settings, site, transport) -> None:
+    """A `regwire serve` started after a run (a new app over the same store) exports per-source series."""
+    from pipeline.demo import demo_sources_path
+    from pipeline.fetch import Fetcher
+    from pipeline.sources import load_sources
+    from pipeline.tasks import poll_sources, task_context
+
+    sources = load_sources(demo_sources_path(), substitutions={"base_url": site.base_url})
+    with task_context(settings, fetcher=Fetcher(settings, transport=transport), tagger=None) as ctx:
+        reports = poll_sources(ctx, sources)
+    with TestClient(create_app(lambda: open_backend(settings))) as client:
+        response = client.get("/metrics")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
+    text = response.text
+    for report in reports:
+        assert f'regwire_feed_polls_total{{source="{report.source}"}} 1.0' in text
+        assert f'regwire_articles_new_total{{source="{report.source}"}} {float(report.new)}' in text
+        assert f'regwire_feeds{{source="{report.source}",state="active"}} 1.0' in text
+    assert 'regwire_queue_lag_seconds{source="ledger-news-rss"} 0.0' in text
+    assert "regwire_fetch_seconds_total" in text and "regwire_alert_deliveries" in text

@@ -20,7 +20,7 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 from test_web import XSS_TITLE, fill
 
-from pipeline.store import SQLiteStore
+from pipeline.store import EmbeddedBackend, SQLiteStore
 from pipeline.web import create_app
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -50,7 +50,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     store = SQLiteStore(tmp_path / "browser.db")
     ids = fill(store)
     port = _free_port()
-    config = uvicorn.Config(create_app(lambda: store), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(create_app(lambda: EmbeddedBackend(store.path, articles=store)), host="127.0.0.1", port=port, log_level="warning")
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, name="uvicorn", daemon=True)
     thread.start()

@@ -1,10 +1,11 @@
 """Alerts: saved searches evaluated on every new batch, delivered once per (alert, article), through apprise.
 
-Orchestrators call :func:`evaluate_and_deliver` after each indexed batch and :func:`deliver_due` on a schedule
-(digests, retries). Definitions and the delivery log live next to the articles: the embedded store's SQLite file
-(:class:`SQLiteAlertStore`) or the search engine (:class:`EngineAlertStore`); they can come from YAML
-(:func:`load_alerts`). On Elasticsearch/OpenSearch, :class:`PercolatorEvaluator` matches a batch against every
-alert at once. See docs/alerts.md.
+The task layer (:mod:`pipeline.tasks`) calls :func:`evaluate_and_deliver` after each indexed batch and
+:func:`deliver_due` on a schedule (digests, retries). Definitions and the delivery log live next to the articles:
+the embedded store's SQLite file (:class:`SQLiteAlertStore`) or the search engine (:class:`EngineAlertStore`), as the
+backend (:func:`pipeline.store.open_backend`) decides; they can come from YAML (:func:`load_alerts`). On
+Elasticsearch/OpenSearch, :class:`PercolatorEvaluator` matches a batch against every alert at once. See
+docs/alerts.md.
 """
 
 from ..errors import (
@@ -15,14 +16,7 @@ from ..errors import (
     DeliveryError,
 )
 from .channels import AppriseSender, Sender, expand
-from .deliver import (
-    AlertConfig,
-    AlertRunReport,
-    choose_evaluator,
-    deliver_due,
-    evaluate_and_deliver,
-    open_alert_store,
-)
+from .deliver import AlertRunReport, deliver_due, evaluate_and_deliver
 from .engine_store import EngineAlertStore
 from .evaluate import Evaluation, Evaluator, SearchEvaluator
 from .loader import alert_from_dict, load_alerts
@@ -33,7 +27,6 @@ from .store import AlertStore, SQLiteAlertStore
 
 __all__ = [
     "Alert",
-    "AlertConfig",
     "AlertDefinitionError",
     "AlertEvaluationError",
     "AlertNotFoundError",
@@ -56,11 +49,9 @@ __all__ = [
     "Sender",
     "alert_from_dict",
     "article_message",
-    "choose_evaluator",
     "deliver_due",
     "digest_message",
     "evaluate_and_deliver",
     "expand",
     "load_alerts",
-    "open_alert_store",
 ]

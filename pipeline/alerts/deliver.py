@@ -1,7 +1,10 @@
 """The entry points for orchestrators: evaluate a batch, record what to send, send what is due.
 
-    evaluate_and_deliver(settings, store, article_ids)   after each indexed batch (CLI run, Airflow asset DAG)
-    deliver_due(settings)                                on a schedule: digests whose window closed, retries
+    evaluate_and_deliver(store, alert_store, article_ids, config=...)   after each indexed batch
+    deliver_due(alert_store, config=...)                                 on a schedule: digests, retries
+
+Both take the stores they work on (the task layer, :mod:`pipeline.tasks`, gets them from the backend, which also
+chooses the evaluator: one search per alert, or the percolator on a search engine with many alerts).
 
 If some alerts cannot be evaluated (a store error), the others are still recorded and delivered, then
 :class:`AlertEvaluationError` is raised so that the task fails and is retried.
@@ -15,41 +18,24 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
 from ..errors import AlertEvaluationError, ArticleNotFoundError, DeliveryError
-from ..settings import Settings
+from ..settings import AlertSettings
 from ..store.base import Store
 from .channels import AppriseSender, Sender
 from .evaluate import Evaluation, Evaluator, SearchEvaluator
 from .models import Alert, Delivery, MatchedArticle, Mode
 from .render import Message, article_message, digest_message, plain_snippet, snapshot
-from .store import AlertStore, PendingDelivery, SQLiteAlertStore
+from .store import AlertStore, PendingDelivery
 
 log = logging.getLogger("regwire.alerts")
 
 
-class AlertConfig(BaseSettings):
-    """Delivery policy, from ``REGWIRE_ALERTS_*``."""
-
-    model_config = SettingsConfigDict(env_prefix="REGWIRE_ALERTS_", extra="ignore")
-
-    max_attempts: int = Field(default=5, ge=1, description="sends before a delivery is given up")
-    backoff_base: float = Field(default=60.0, gt=0, description="seconds before the first retry; doubles each time")
-    backoff_max: float = Field(default=3600.0, gt=0)
-    #: a claimed delivery not marked within this many seconds is claimed again (a sender that died mid-send)
-    lease_seconds: float = Field(default=600.0, gt=0)
-    #: on Elasticsearch/OpenSearch, use the percolator from this many enabled alerts on (see bench/bench_alerts.py)
-    percolate_min_alerts: int = Field(default=50, ge=0)
-
-
-def backoff(attempts: int, config: AlertConfig) -> float:
+def backoff(attempts: int, config: AlertSettings) -> float:
     """Seconds to wait after the ``attempts``-th failed send: base, 2×base, 4×base… up to the cap."""
     return min(config.backoff_max, config.backoff_base * 2 ** max(0, attempts - 1))
 
@@ -92,34 +78,6 @@ def _now(now: datetime | None) -> datetime:
     return (now or datetime.now(UTC)).astimezone(UTC)
 
 
-def open_alert_store(settings: Settings, store: Store | None = None) -> AlertStore:
-    """Where alerts live: next to the articles. A search-engine store (given, or configured by
-    ``REGWIRE_SEARCH_URL`` when no store is given) → :class:`EngineAlertStore` on its client; else the SQLite file."""
-    from ..store.search_backend import SearchEngineStore, open_search_store
-
-    if isinstance(store, SearchEngineStore):
-        from .engine_store import EngineAlertStore
-
-        return EngineAlertStore(store.client, prefix=store.names.prefix)
-    if store is None and settings.search.url:
-        from .engine_store import EngineAlertStore
-
-        engine = open_search_store(settings, ensure_schema=False)
-        return EngineAlertStore(engine.client, prefix=engine.names.prefix, owns_client=True)
-    return SQLiteAlertStore(settings.db_path)
-
-
-def choose_evaluator(store: Store, alerts: Sequence[Alert], config: AlertConfig) -> Evaluator:
-    """The percolator on a search engine with many alerts; one search per alert otherwise."""
-    from ..store.search_backend import SearchEngineStore
-
-    if isinstance(store, SearchEngineStore) and len(alerts) >= config.percolate_min_alerts:
-        from .percolator import PercolatorEvaluator
-
-        return PercolatorEvaluator(store.client, prefix=store.names.prefix)
-    return SearchEvaluator(store)
-
-
 def pending_for(alerts: Sequence[Alert], evaluation: Evaluation, store: Store,
                 now: datetime) -> list[PendingDelivery]:
     """The delivery rows an evaluation asks for (article snapshots taken now)."""
@@ -145,43 +103,37 @@ def pending_for(alerts: Sequence[Alert], evaluation: Evaluation, store: Store,
     return pending
 
 
-def evaluate_and_deliver(settings: Settings, store: Store, article_ids: Sequence[str], *,
-                         now: datetime | None = None, alert_store: AlertStore | None = None,
-                         sender: Sender | None = None, evaluator: Evaluator | None = None,
-                         config: AlertConfig | None = None) -> AlertRunReport:
+def evaluate_and_deliver(store: Store, alert_store: AlertStore, article_ids: Sequence[str], *,
+                         config: AlertSettings, now: datetime | None = None, sender: Sender | None = None,
+                         choose: Callable[[Sequence[Alert]], Evaluator] | None = None) -> AlertRunReport:
     """Evaluate every enabled alert against the batch's articles, record what to send, and send what is due.
 
-    Idempotent: call it again with the same ids (a retried task, a replayed batch) and nothing is sent twice.
+    ``choose`` picks the evaluator for the enabled alerts (the backend's ``evaluator_for``); one search per alert
+    when not given. Idempotent: call it again with the same ids (a retried task, a replayed batch) and nothing is
+    sent twice.
     """
     now = _now(now)
-    config = config or AlertConfig()
-    owned = alert_store is None
-    alert_store = alert_store or open_alert_store(settings, store)
-    try:
-        alerts = alert_store.list_alerts(enabled_only=True)
-        report = AlertRunReport(articles=len(set(article_ids)), alerts=len(alerts))
-        if alerts and article_ids:
-            evaluator = evaluator or choose_evaluator(store, alerts, config)
-            evaluation = evaluator.evaluate(alerts, article_ids)
-            report.evaluator, report.evaluation_seconds = evaluation.method, round(evaluation.seconds, 4)
-            report.matches = evaluation.match_count
-            report.evaluation_errors = dict(evaluation.errors)
-            pending = pending_for(alerts, evaluation, store, now)
-            report.recorded = alert_store.record(pending, now)
-            report.duplicates = len(pending) - report.recorded
-            log.info("alerts: %d alert(s) × %d article(s) by %s: %d match(es), %d new delivery row(s)",
-                     len(alerts), report.articles, evaluation.method, report.matches, report.recorded)
-        _merge(report, deliver_due(settings, now=now, alert_store=alert_store, sender=sender, config=config))
-        if report.evaluation_errors:
-            name, reason = next(iter(report.evaluation_errors.items()))
-            raise AlertEvaluationError(
-                f"{len(report.evaluation_errors)} alert(s) could not be evaluated on this batch of "
-                f"{report.articles} article(s); the others were delivered, re-run the batch to catch up. "
-                f"First: {name!r}: {reason}", failed=report.evaluation_errors, report=report)
-        return report
-    finally:
-        if owned:
-            alert_store.close()
+    alerts = alert_store.list_alerts(enabled_only=True)
+    report = AlertRunReport(articles=len(set(article_ids)), alerts=len(alerts))
+    if alerts and article_ids:
+        evaluator = choose(alerts) if choose is not None else SearchEvaluator(store)
+        evaluation = evaluator.evaluate(alerts, article_ids)
+        report.evaluator, report.evaluation_seconds = evaluation.method, round(evaluation.seconds, 4)
+        report.matches = evaluation.match_count
+        report.evaluation_errors = dict(evaluation.errors)
+        pending = pending_for(alerts, evaluation, store, now)
+        report.recorded = alert_store.record(pending, now)
+        report.duplicates = len(pending) - report.recorded
+        log.info("alerts: %d alert(s) × %d article(s) by %s: %d match(es), %d new delivery row(s)",
+                 len(alerts), report.articles, evaluation.method, report.matches, report.recorded)
+    _merge(report, deliver_due(alert_store, config=config, now=now, sender=sender))
+    if report.evaluation_errors:
+        name, reason = next(iter(report.evaluation_errors.items()))
+        raise AlertEvaluationError(
+            f"{len(report.evaluation_errors)} alert(s) could not be evaluated on this batch of "
+            f"{report.articles} article(s); the others were delivered, re-run the batch to catch up. "
+            f"First: {name!r}: {reason}", failed=report.evaluation_errors, report=report)
+    return report
 
 
 def _merge(report: AlertRunReport, sent: AlertRunReport) -> None:
@@ -189,35 +141,24 @@ def _merge(report: AlertRunReport, sent: AlertRunReport) -> None:
     report.errors.extend(sent.errors)
 
 
-def deliver_due(settings: Settings, *, now: datetime | None = None, alert_store: AlertStore | None = None,
-                sender: Sender | None = None, config: AlertConfig | None = None,
-                store: Store | None = None) -> AlertRunReport:
-    """Send every due delivery: immediate ones, digests whose window closed, failed ones whose retry time came.
-
-    The delivery log is the one :func:`open_alert_store` picks for ``settings`` (or ``store``'s backend).
-    """
+def deliver_due(alert_store: AlertStore, *, config: AlertSettings, now: datetime | None = None,
+                sender: Sender | None = None) -> AlertRunReport:
+    """Send every due delivery: immediate ones, digests whose window closed, failed ones whose retry time came."""
     now = _now(now)
-    config = config or AlertConfig()
-    owned = alert_store is None
-    alert_store = alert_store or open_alert_store(settings, store)
     sender = sender or AppriseSender()
     report = AlertRunReport()
-    try:
-        due = alert_store.claim_due(now, config.lease_seconds)
-        alerts = {a.name: a for a in alert_store.list_alerts()}
-        for alert_name, channel, rows in _group(due):
-            alert = alerts.get(alert_name)
-            reason = _stale(alert, channel)
-            if reason:
-                alert_store.mark_given_up([r.id for r in rows], reason, attempted=False)
-                report.given_up += 1
-                continue
-            assert alert is not None
-            _send_one(alert_store, sender, alert, channel, rows, now, config, report)
-        return report
-    finally:
-        if owned:
-            alert_store.close()
+    due = alert_store.claim_due(now, config.lease_seconds)
+    alerts = {a.name: a for a in alert_store.list_alerts()}
+    for alert_name, channel, rows in _group(due):
+        alert = alerts.get(alert_name)
+        reason = _stale(alert, channel)
+        if reason:
+            alert_store.mark_given_up([r.id for r in rows], reason, attempted=False)
+            report.given_up += 1
+            continue
+        assert alert is not None
+        _send_one(alert_store, sender, alert, channel, rows, now, config, report)
+    return report
 
 
 def _group(due: Sequence[Delivery]) -> list[tuple[str, str, list[Delivery]]]:
@@ -251,7 +192,7 @@ def message_for(alert: Alert, rows: Sequence[Delivery]) -> Message:
 
 
 def _send_one(alert_store: AlertStore, sender: Sender, alert: Alert, channel: str, rows: list[Delivery],
-              now: datetime, config: AlertConfig, report: AlertRunReport) -> None:
+              now: datetime, config: AlertSettings, report: AlertRunReport) -> None:
     ids = [r.id for r in rows]
     try:
         try:

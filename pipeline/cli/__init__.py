@@ -1,5 +1,5 @@
 """The ``regwire`` command line (typer + rich). Exit codes: 0 ok, 1 some work failed, 2 bad usage or configuration."""
 
-from .main import app, main
+from .app import app, main
 
 __all__ = ["app", "main"]

@@ -1,5 +1,5 @@
 """``python -m pipeline.cli``: the same command as ``regwire``."""
 
-from .main import main
+from .app import main
 
 main()

@@ -25,15 +25,12 @@ from ..alerts import (
     Mode,
     alert_from_dict,
     article_message,
-    deliver_due,
     digest_message,
     load_alerts,
-    open_alert_store,
 )
 from ..alerts.render import plain_snippet, snapshot
-from ..settings import Settings, load_settings
-from ..store import open_store
-from .common import JsonOption, cli_errors, console, emit_json, err_console, fail
+from ..tasks import TaskContext, deliver_alerts
+from .common import JsonOption, cli_context, cli_settings, console, emit_json, err_console, fail
 
 alerts_app = typer.Typer(help="Saved searches that notify Slack, Teams, email, webhooks… (via apprise).",
                          no_args_is_help=True)
@@ -42,16 +39,10 @@ NameArg = Annotated[str, typer.Argument(metavar="NAME", help="the alert's name")
 
 
 @contextmanager
-def _alert_store() -> Iterator[tuple[Settings, AlertStore]]:
-    """The alert store next to the configured articles (SQLite file, or the search engine)."""
-    with cli_errors():
-        settings = load_settings()
-        store = open_alert_store(settings)
-    try:
-        with cli_errors():
-            yield settings, store
-    finally:
-        store.close()
+def _alert_store() -> Iterator[tuple[TaskContext, AlertStore]]:
+    """The alert store next to the configured articles (SQLite file, or the search engine), with its context."""
+    with cli_context(cli_settings()) as ctx:
+        yield ctx, ctx.backend.alert_store()
 
 
 def _describe(alert: Alert) -> str:
@@ -218,16 +209,12 @@ def alerts_test(
     as_json: JsonOption = False,
 ) -> None:
     """Run an alert over the last N days and print what it would have sent. Nothing is sent or recorded."""
-    with _alert_store() as (settings, alert_store):
+    with _alert_store() as (ctx, alert_store):
         alert = alert_store.get_alert(name)
         since = datetime.now(UTC) - timedelta(days=days)
-        store = open_store(settings)
-        try:
-            result = store.search(alert.search_query(since=since, limit=limit))
-            articles = [snapshot(store.get_article(hit.id), alert, plain_snippet(hit.snippet))
-                        for hit in result.hits]
-        finally:
-            store.close()
+        result = ctx.store.search(alert.search_query(since=since, limit=limit))
+        articles = [snapshot(ctx.store.get_article(hit.id), alert, plain_snippet(hit.snippet))
+                    for hit in result.hits]
     if alert.mode.is_digest:
         messages = [digest_message(alert, articles)] if articles else []
     else:
@@ -247,8 +234,8 @@ def alerts_test(
 @alerts_app.command("deliver")
 def alerts_deliver(as_json: JsonOption = False) -> None:
     """Send what is due now: digests whose hour or day ended, and failed deliveries whose retry time came."""
-    with _alert_store() as (settings, store):
-        report = deliver_due(settings, alert_store=store)
+    with _alert_store() as (ctx, _store):
+        report = deliver_alerts(ctx)
     if as_json:
         emit_json(report.as_json())
     else:

@@ -1,10 +1,12 @@
-"""What every ``regwire`` sub-command shares: consoles, the --json option, and library errors → exit codes."""
+"""What every ``regwire`` sub-command shares: consoles, the --json option, settings and the task context, and library
+errors mapped to exit codes."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -12,11 +14,13 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..errors import ConfigError, QuerySyntaxError, RegwireError
+from ..settings import Settings, load_settings
 
 console = Console()
 err_console = Console(stderr=True)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="stable JSON output for scripts")]
+SourcesOption = Annotated[Path | None, typer.Option("--sources", help="sources YAML (default: REGWIRE_SOURCES)")]
 
 #: exit codes: 0 ok, 1 some work failed (feeds, deliveries, a missing article), 2 bad usage or configuration
 EXIT_FAILED, EXIT_USAGE = 1, 2
@@ -36,6 +40,25 @@ def cli_errors() -> Iterator[None]:
         raise fail(str(exc), EXIT_USAGE) from exc
     except RegwireError as exc:
         raise fail(str(exc), EXIT_FAILED) from exc
+
+
+def cli_settings(**overrides: Any) -> Settings:
+    """The environment's settings (with overrides); a bad value exits 2 naming the variable. Configures logging."""
+    from ..logs import configure_logging
+
+    with cli_errors():
+        settings = load_settings(**overrides)
+    configure_logging(json=settings.log_json)
+    return settings
+
+
+@contextmanager
+def cli_context(settings: Settings, **parts: Any) -> Iterator[Any]:
+    """A task context (:func:`pipeline.tasks.task_context`) whose library errors exit as the CLI's do."""
+    from ..tasks import task_context
+
+    with cli_errors(), task_context(settings, **parts) as ctx:
+        yield ctx
 
 
 def emit_json(data: Any) -> None:

@@ -15,15 +15,10 @@ def serve(
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="port to listen on")] = 8000,
 ) -> None:
     """Serve the news search page and its JSON API (GET /, /articles/{id}, /api/search, /api/articles/{id})."""
-    from ..errors import ConfigError
-    from ..settings import load_settings
-    from ..store import open_store
+    from ..store import open_backend
+    from .common import cli_settings
 
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+    settings = cli_settings()
     try:
         import uvicorn
 
@@ -31,6 +26,6 @@ def serve(
     except ImportError as exc:
         typer.echo(f"error: {exc.name} is missing: install regwire[serve]", err=True)
         raise typer.Exit(2) from exc
-    app = create_app(lambda: open_store(settings))
+    app = create_app(lambda: open_backend(settings))
     typer.echo(f"regwire search on http://{host}:{port}/ (store: {settings.search.url or settings.db_path})")
     uvicorn.run(app, host=host, port=port, log_level="info")

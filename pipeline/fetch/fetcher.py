@@ -25,7 +25,8 @@ from ..errors import (
 )
 from ..settings import Settings
 from .guard import AddressPolicy, GuardedTransport, Resolver, check_scheme, system_resolver
-from .politeness import HostLimiter, RobotsCache
+from .politeness import FileSlotBook, HostLimiter
+from .robots import RobotsCache
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _SINGLE_BYTE = frozenset({"iso-8859-1", "latin-1", "latin1", "us-ascii", "ascii", "windows-1252", "cp1252"})
@@ -112,7 +113,9 @@ class Fetcher:
             timeout=httpx.Timeout(settings.http.read_timeout, connect=settings.http.connect_timeout),
             headers={"User-Agent": settings.http.user_agent},
         )
-        self.limiter = limiter or HostLimiter(settings.http.host_delay, settings.http.host_concurrency)
+        # one booking per host for every process on this machine that shares REGWIRE_HOME (CLI runs, Airflow tasks)
+        self.limiter = limiter or HostLimiter(settings.http.host_delay, settings.http.host_concurrency,
+                                              book=FileSlotBook(settings.home / "hosts"))
         self.robots = RobotsCache(self._fetch_robots, agent="regwire", ttl=settings.http.robots_ttl)
         self.requests = 0  # every request sent, for reports and tests
 

@@ -1,122 +1,115 @@
-"""Per-host politeness shared by feed polls and article fetches: a concurrency cap, a minimum delay, robots.txt.
+"""Per-host politeness shared by feed polls and article fetches: a concurrency cap and a minimum delay between
+request starts, on every path that fetches (the command line and Airflow tasks alike).
 
-Each piece is small and can be switched off through settings (``host_concurrency``, ``host_delay``, ``obey_robots``).
+The delay is booked in a :class:`SlotBook`: where each host's next request may start. One book serves every fetcher
+that shares it, so the delay holds across them:
+
+    MemorySlotBook      threads of one process
+    FileSlotBook        every process on one machine that uses the same directory (``REGWIRE_HOME/hosts``), through
+                        one lock file per host: concurrent ``regwire run`` processes and Airflow workers on one host
+
+Across machines the same protocol is kept by a shared store (see docs/politeness.md). A host's delay can be raised
+(robots.txt Crawl-delay, a server's Retry-After) but never drops below the configured minimum.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
+import re
 import threading
 import time
-import urllib.robotparser
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
 
 
-@dataclass
-class _HostState:
-    slots: threading.Semaphore
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    next_start: float = 0.0
-    delay: float = 0.0
+class SlotBook(Protocol):
+    def reserve(self, host: str, delay: float, now: float) -> float:
+        """Book the next start for ``host`` at least ``delay`` seconds after the previous one; returns the start."""
+
+
+class MemorySlotBook:
+    """Next starts kept in this process."""
+
+    def __init__(self) -> None:
+        self._next: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def reserve(self, host: str, delay: float, now: float) -> float:
+        with self._lock:
+            start = max(now, self._next.get(host, 0.0))
+            self._next[host] = start + delay
+            return start
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9.-]")
+
+
+class FileSlotBook:
+    """Next starts kept in ``directory/<host>.next``, one exclusive ``flock`` per booking, so every process that
+    uses the directory waits for the others. The clock must be wall time (``time.time``): processes share it."""
+
+    def __init__(self, directory: Path):
+        self.directory = Path(directory)
+
+    def reserve(self, host: str, delay: float, now: float) -> float:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self.directory / (_UNSAFE.sub("_", host.lower()) + ".next")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            raw = os.read(fd, 64).decode("ascii", "replace").strip()
+            try:
+                booked = float(raw) if raw else 0.0
+            except ValueError:
+                booked = 0.0
+            start = max(now, booked)
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{start + delay:.6f}".encode("ascii"))
+            return start
+        finally:
+            os.close(fd)  # closing releases the lock
 
 
 class HostLimiter:
-    """At most ``concurrency`` requests in flight per host, and ``delay`` seconds between request starts.
+    """At most ``concurrency`` requests in flight per host (in this process), and ``delay`` seconds between request
+    starts (wherever ``book`` is shared)."""
 
-    A host's delay can be raised (robots.txt Crawl-delay) but never drops below the configured minimum.
-    """
-
-    def __init__(self, delay: float = 1.0, concurrency: int = 1, *, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep):
+    def __init__(self, delay: float = 1.0, concurrency: int = 1, *, book: SlotBook | None = None,
+                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep):
         self.delay, self.concurrency = delay, max(1, concurrency)
+        self.book: SlotBook = book or MemorySlotBook()
         self._clock, self._sleep = clock, sleep
-        self._hosts: dict[str, _HostState] = {}
+        self._slots: dict[str, threading.Semaphore] = {}
+        self._delays: dict[str, float] = {}
         self._lock = threading.Lock()
         self.waited = 0.0  # seconds spent waiting for politeness; reported by benchmarks
 
-    def _state(self, host: str) -> _HostState:
+    def _semaphore(self, host: str) -> threading.Semaphore:
         with self._lock:
-            state = self._hosts.get(host)
-            if state is None:
-                state = self._hosts[host] = _HostState(threading.Semaphore(self.concurrency), delay=self.delay)
-            return state
+            slots = self._slots.get(host)
+            if slots is None:
+                slots = self._slots[host] = threading.Semaphore(self.concurrency)
+            return slots
+
+    def delay_for(self, host: str) -> float:
+        return self._delays.get(host, self.delay)
 
     def set_delay(self, host: str, delay: float) -> None:
-        state = self._state(host)
-        state.delay = max(self.delay, delay)
+        """Raise ``host``'s delay (a Crawl-delay); never below the configured minimum."""
+        self._delays[host] = max(self.delay, delay)
 
     @contextmanager
     def slot(self, host: str) -> Iterator[None]:
-        state = self._state(host)
-        with state.slots:
-            with state.lock:
+        with self._semaphore(host):
+            delay = self.delay_for(host)
+            if delay > 0:
                 now = self._clock()
-                start = max(now, state.next_start)
-                state.next_start = start + state.delay
-            if start > now:
-                self.waited += start - now
-                self._sleep(start - now)
+                wait = self.book.reserve(host, delay, now) - now
+                if wait > 0:
+                    self.waited += wait
+                    self._sleep(wait)
             yield
-
-
-@dataclass
-class _Robots:
-    parser: urllib.robotparser.RobotFileParser | None  # None: everything allowed
-    fetched_at: float
-    disallow_all: bool = False
-
-
-class RobotsCache:
-    """robots.txt per origin, fetched once and kept ``ttl`` seconds (RFC 9309 rules for errors).
-
-    ``fetch_robots(origin)`` returns (status, text) and is supplied by the fetcher, so robots.txt requests go through
-    the same guard and politeness as everything else.
-    """
-
-    def __init__(self, fetch_robots: Callable[[str], tuple[int, str]], *, agent: str = "regwire", ttl: float = 86400,
-                 clock: Callable[[], float] = time.monotonic):
-        self._fetch, self.agent, self.ttl, self._clock = fetch_robots, agent, ttl, clock
-        self._cache: dict[str, _Robots] = {}
-        self._lock = threading.Lock()
-        self._origin_locks: dict[str, threading.Lock] = {}
-
-    def _load(self, origin: str) -> _Robots:
-        with self._lock:
-            origin_lock = self._origin_locks.setdefault(origin, threading.Lock())
-        with origin_lock:  # one fetch per origin, even when several workers ask at once
-            cached = self._cache.get(origin)
-            if cached is not None and self._clock() - cached.fetched_at < self.ttl:
-                return cached
-            entry = self._fetch_entry(origin)
-            self._cache[origin] = entry
-            return entry
-
-    def _fetch_entry(self, origin: str) -> _Robots:
-        try:
-            status, text = self._fetch(origin)
-        except Exception:  # noqa: BLE001 - an unreachable robots.txt means "assume disallowed" (RFC 9309 2.3.1.4)
-            entry = _Robots(None, self._clock(), disallow_all=True)
-        else:
-            if 200 <= status < 300:
-                parser = urllib.robotparser.RobotFileParser()
-                parser.parse(text.splitlines())
-                entry = _Robots(parser, self._clock())
-            elif 400 <= status < 500:
-                entry = _Robots(None, self._clock())  # unavailable: everything allowed
-            else:
-                entry = _Robots(None, self._clock(), disallow_all=True)  # unreachable: nothing allowed for now
-        return entry
-
-    def allowed(self, origin: str, url: str) -> bool:
-        entry = self._load(origin)
-        if entry.disallow_all:
-            return False
-        return entry.parser is None or entry.parser.can_fetch(self.agent, url)
-
-    def crawl_delay(self, origin: str) -> float | None:
-        entry = self._load(origin)
-        if entry.parser is None:
-            return None
-        delay = entry.parser.crawl_delay(self.agent)
-        return float(delay) if delay is not None else None

@@ -84,8 +84,9 @@ class Store(Protocol):
 
     def count_articles(self) -> int: ...
 
-    def changes_since(self, watermark: int) -> tuple[list[tuple[str, int]], int]:
-        """(article id, version) pairs written after ``watermark``, and the new watermark (for downstream DAGs)."""
+    def changes_since(self, watermark: int, source: str | None = None) -> tuple[list[tuple[str, int]], int]:
+        """(article id, version) pairs written after ``watermark`` (of ``source``'s articles only, when given), in
+        write order, and the new watermark: the last pair's seq, or ``watermark`` when there is none."""
 
     def prune_versions(self, before: datetime) -> int:
         """Delete superseded versions fetched before ``before`` (the retention setting); returns how many."""

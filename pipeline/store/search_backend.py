@@ -411,20 +411,33 @@ class SearchEngineStore:
     def count_articles(self) -> int:
         return int(self._req("GET", f"/{self.names.articles}/_count")["count"])
 
-    def changes_since(self, watermark: int) -> tuple[list[tuple[str, int]], int]:
-        """Every version (current ones in the article docs, superseded ones in the versions index) by ``seq``."""
-        pairs: list[tuple[str, int]] = []
-        last = watermark
+    def changes_since(self, watermark: int, source: str | None = None) -> tuple[list[tuple[str, int]], int]:
+        """Every version (current ones in the article docs, superseded ones in the versions index) by ``seq``;
+        of ``source``'s articles only when given (a superseded version's source is its article's)."""
+        changes: list[tuple[str, int, int]] = []
         seen: set[tuple[str, int]] = set()
+        last = watermark
         for hit in self._scan(f"{self.names.articles},{self.names.versions}", {"range": {"seq": {"gt": watermark}}},
                               [{"seq": "asc"}], ["id", "article_id", "version", "seq"]):
             src = hit["_source"]
             pair = (src.get("article_id") or src["id"], int(src["version"]))
+            last = max(last, int(src["seq"]))
             if pair not in seen:  # a retried batch can leave an archive of the current version behind
                 seen.add(pair)
-                pairs.append(pair)
-            last = max(last, int(src["seq"]))
-        return pairs, last
+                changes.append((*pair, int(src["seq"])))
+        if source is not None:
+            sources = self._sources_of(list({article_id for article_id, _, _ in changes}))
+            changes = [c for c in changes if sources.get(c[0]) == source]
+            last = max((seq for _, _, seq in changes), default=watermark)
+        return [(article_id, version) for article_id, version, _ in changes], last
+
+    def _sources_of(self, ids: list[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for start in range(0, len(ids), PAGE):
+            resp = self._req("POST", f"/{self.names.articles}/_mget", {"ids": ids[start:start + PAGE]},
+                             _source="source")
+            found.update({d["_id"]: d["_source"]["source"] for d in resp["docs"] if d.get("found")})
+        return found
 
     def prune_versions(self, before: datetime) -> int:
         """Delete superseded versions fetched before ``before``; current versions live in the article docs."""

@@ -282,10 +282,15 @@ class SQLiteStore(SQLiteFile):
                 raise StoreError(f"{self.path}: pruning versions failed: {exc}") from exc
         return cursor.rowcount
 
-    def changes_since(self, watermark: int) -> tuple[list[tuple[str, int]], int]:
+    def changes_since(self, watermark: int, source: str | None = None) -> tuple[list[tuple[str, int]], int]:
         """(article id, version) written after ``watermark``, and the new watermark."""
-        rows = self._query("SELECT seq, article_id, version FROM article_versions WHERE seq > ? ORDER BY seq",
-                           (watermark,))
+        if source is None:
+            rows = self._query("SELECT seq, article_id, version FROM article_versions WHERE seq > ? ORDER BY seq",
+                               (watermark,))
+        else:
+            rows = self._query("SELECT v.seq, v.article_id, v.version FROM article_versions v JOIN articles a"
+                               " ON a.id = v.article_id WHERE v.seq > ? AND a.source = ? ORDER BY v.seq",
+                               (watermark, source))
         return [(r["article_id"], r["version"]) for r in rows], (rows[-1]["seq"] if rows else watermark)
 
     # -- search ---------------------------------------------------------------------------------------------------

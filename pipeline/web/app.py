@@ -11,12 +11,15 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from markupsafe import Markup
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ..errors import ArticleNotFoundError, QuerySyntaxError
+from ..metrics import registry_for
 from ..models import StoredArticle
 from ..query import SearchQuery, Sort
+from ..store.backend import Backend
 from ..store.base import Store
 from .templates import render
 
@@ -86,26 +89,36 @@ def _clean(values: list[str] | None) -> list[str]:
     return [v for v in (values or []) if v.strip()]
 
 
-def create_app(store_factory: Callable[[], Store], *, title: str = "regwire news search") -> FastAPI:
-    """The search app over the store ``store_factory`` opens (once, on first use; stores are thread-safe)."""
+def create_app(backend_factory: Callable[[], Backend], *, title: str = "regwire news search") -> FastAPI:
+    """The search app over the backend ``backend_factory`` opens (once, on first use; stores are thread-safe)."""
     lock = threading.Lock()
-    holder: dict[str, Store] = {}
+    holder: dict[str, Backend] = {}
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
         with lock:
-            if "store" in holder:
-                holder.pop("store").close()
+            if "backend" in holder:
+                holder.pop("backend").close()
 
     app = FastAPI(title=title, docs_url="/api/docs", openapi_url="/api/openapi.json", redoc_url=None,
                   lifespan=lifespan)
 
-    def store() -> Store:
+    def backend() -> Backend:
         with lock:
-            if "store" not in holder:
-                holder["store"] = store_factory()
-            return holder["store"]
+            if "backend" not in holder:
+                holder["backend"] = backend_factory()
+            return holder["backend"]
+
+    def store() -> Store:
+        return backend().articles
+
+    metrics = registry_for(backend)
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus_metrics() -> Response:
+        """Prometheus metrics read from the store's feed state and the alert delivery log."""
+        return Response(generate_latest(metrics), media_type=CONTENT_TYPE_LATEST)
 
     def build_query(q: str, topic: list[str] | None, jurisdiction: list[str] | None, source: list[str] | None,
                     language: list[str] | None, since_text: str, until_text: str, sort: Sort, limit: int,
