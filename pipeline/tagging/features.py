@@ -49,9 +49,11 @@ def dense_features(stats: dict[str, TopicStats], cues: RelevanceCues) -> dict[st
     for topic, st in stats.items():
         if st.score > 0:
             features["s:" + topic] = _log1p(st.score)
-    features["r:crypto"] = _log1p(cues.crypto)
-    features["r:off_topic"] = _log1p(cues.off_topic)
-    features["r:regulatory"] = _log1p(cues.regulatory)
+    # per sentence: a long article has more of every cue without being more about anything
+    n = cues.sentences
+    features["r:crypto"] = _log1p(cues.crypto / n)
+    features["r:off_topic"] = _log1p(cues.off_topic / n)
+    features["r:regulatory"] = _log1p(cues.regulatory / n)
     features["r:vocabulary"] = 1.0 if cues.vocabulary else 0.0
     features["r:share"] = cues.share
     features["r:rule"] = cues.rule

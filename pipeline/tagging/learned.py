@@ -88,6 +88,7 @@ class TaggerModel:
     _rows: dict[str, tuple[float, ...]] = field(init=False, repr=False, compare=False)
     _dense_rows: dict[str, tuple[float, ...]] = field(init=False, repr=False, compare=False)
     _own: dict[str, dict[str, float]] = field(init=False, repr=False, compare=False)
+    _columns: dict[str, dict[str, float]] = field(init=False, repr=False, compare=False)  # positive word weights
     _biases: tuple[float, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -101,6 +102,8 @@ class TaggerModel:
         object.__setattr__(self, "_rows", rows)
         object.__setattr__(self, "_dense_rows", dense_rows)
         object.__setattr__(self, "_own", own)
+        object.__setattr__(self, "_columns", {t: {w: row[i] for w, row in rows.items() if row[i] > 0}
+                                              for i, t in enumerate(TOPICS)})
         object.__setattr__(self, "_biases", tuple(self.article[name].bias for name in ARTICLE_MODELS))
 
     @property
@@ -128,10 +131,9 @@ class TaggerModel:
 
     def strongest_words(self, topic: str, words: Iterable[str], n: int = 3) -> list[tuple[str, float]]:
         """The ``n`` words (of the model's vocabulary) that raise ``topic`` most: its word evidence."""
-        i = ARTICLE_MODELS.index(topic)
-        rows = self._rows
-        found = heapq.nlargest(n, ((rows[w][i], w) for w in words))
-        return [(w, weight) for weight, w in found if weight > 0]
+        column = self._columns[topic]
+        found = heapq.nlargest(n, column.keys() & words, key=lambda w: (column[w], w))
+        return [(w, column[w]) for w in found]
 
     # ------------------------------------------------------------------ files
     def dump(self, directory: str | Path) -> None:

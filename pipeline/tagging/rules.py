@@ -60,6 +60,7 @@ class RelevanceCues:
     vocabulary: bool = False  # any regulatory vocabulary
     share: float = 0.0  # position-weighted share of sentences about rules
     rule: float = 0.0  # the rules' relevance, 0 to 1
+    sentences: int = 1  # sentences in title and text: the sums above grow with length, their densities do not
 
 
 class RuleLayer:
@@ -158,7 +159,7 @@ class RuleLayer:
                   entities: dict[str, list[Evidence]], any_authority: bool, english: bool) -> RelevanceCues:
         """Regulatory evidence against price/hack/product evidence, gated by how much the article is about crypto."""
         s = self._s
-        cues = RelevanceCues()
+        cues = RelevanceCues(sentences=1 + len(fields[-1].starts))
         for f in fields:
             self._field_cues(f, cues)
         cues.regulatory += sum(st.score for t, st in stats.items() if t in self.regulatory_topics)
