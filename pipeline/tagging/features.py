@@ -67,7 +67,7 @@ def topic_features(st: TopicStats, total: float, threshold: float, rules: set[in
     phrase that added to the topic, so the model learns which phrases are statements and which
     are passing words ("licensed exchange").
     """
-    features = {"p:" + hit.term.written: 1.0 for _, hit, weight in st.evidence if weight > 0}
+    features = {"p:" + phrase: 1.0 for phrase in st.phrases}
     features["unruled"] = _log1p(sum(1 for name, i in st.sentences if name == "text" and i not in rules))
     return features | {
         "score": _log1p(st.score),

@@ -37,6 +37,7 @@ class TopicStats:
     anchored: bool = False  # a phrase of at least topic_anchor_weight added something
     strongest: float = 0.0  # heaviest taxonomy weight among them
     sentences: set[tuple[str, int]] = field(default_factory=set)
+    phrases: set[str] = field(default_factory=set)  # taxonomy phrases that added to the score
     evidence: list[Evidence] = field(default_factory=list)
 
     def count(self, name: str, hit: Hit, lead: bool, anchor: float) -> None:
@@ -45,6 +46,7 @@ class TopicStats:
         self.sentences.add((name, hit.sentence))
         self.title |= name == "title"
         self.lead |= lead
+        self.phrases.add(hit.term.written)
         weight = hit.term.weight
         if weight >= anchor:
             self.anchored = True

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from .context import ScannedField, scan
 from .features import dense_features, jurisdiction_features, topic_features, words
+from .language import SAMPLE as LANGUAGE_SAMPLE
 from .language import detect_language
 from .learned import ARTICLE_MODELS, TaggerModel, sigmoid
 from .matcher import Matcher
@@ -29,7 +30,6 @@ from .models import TOPICS, Tags
 from .rules import Evidence, RelevanceCues, RuleLayer, TopicStats
 from .taxonomy import Taxonomy, load_taxonomy
 
-_LANGUAGE_SAMPLE = 240  # characters of title and text the language identifier reads
 _RELEVANCE = len(TOPICS)  # index of the relevance model among ARTICLE_MODELS
 _RULES_MAX_CHARS = 1500  # characters of the text whose words the article models read
 _MENTIONED_EVIDENCE = 3  # mentions listed as the evidence of a mentioned jurisdiction
@@ -90,7 +90,7 @@ class Tagger:
             rules.mark_regulatory_sentences(f)
         stats = rules.topics(fields)
         jurisdictions = self._mentions.scan(fields)
-        language = detect_language(f"{title}\n{text[:_LANGUAGE_SAMPLE]}"[:_LANGUAGE_SAMPLE])
+        language = detect_language(f"{title}\n{text[:LANGUAGE_SAMPLE]}")
         cues = rules.relevance(fields, stats, jurisdictions.entities, jurisdictions.authority_named,
                                language == "en")
         found = words(fields[0].folded, fields[1].folded, self.max_chars)
