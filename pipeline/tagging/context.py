@@ -7,7 +7,7 @@ scoring needs to judge each hit in context.
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -96,8 +96,7 @@ def scan(matcher: Matcher, name: Literal["title", "text"], text: str) -> Scanned
     topic_hits, gazetteer_hits, context_hits = matcher.find(text, folded, starts)
     related = [m.span() for m in _RELATED_LINE.finditer(text)] if name == "text" else []
     if related:  # another story's headline says nothing about this one's topics
-        topic_hits = [h for h in topic_hits if not any(a <= h.start < b for a, b in related)]
-        context_hits = [h for h in context_hits if not any(a <= h.start < b for a, b in related)]
+        topic_hits, context_hits = _outside(topic_hits, related), _outside(context_hits, related)
     f = ScannedField(name, text, folded, starts, topic_hits, gazetteer_hits, context_hits, related=related)
     for hit in context_hits:
         kind = hit.term.kind
@@ -106,6 +105,22 @@ def scan(matcher: Matcher, name: Literal["title", "text"], text: str) -> Scanned
         elif kind == "hedge":
             f.hedges.append((hit.end, int(hit.term.weight), hit.sentence))
     return f
+
+
+def _outside(hits: list[Hit], spans: list[tuple[int, int]]) -> list[Hit]:
+    """The hits (sorted by start) that start outside every span (sorted, not overlapping)."""
+    kept: list[Hit] = []
+    i = 0
+    for a, b in spans:
+        j = bisect_left(hits, a, i, key=_start)
+        kept += hits[i:j]
+        i = bisect_left(hits, b, j, key=_start)
+    kept += hits[i:]
+    return kept
+
+
+def _start(hit: Hit) -> int:
+    return hit.start
 
 
 class PassingTemplates:

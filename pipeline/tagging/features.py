@@ -104,7 +104,6 @@ def _candidate_features(candidate: Candidate, others: int, best: float, total: f
     muted = sum(counts.get(flag, 0) for flag in _MUTED)
     score = candidate.score
     features["mentions"] = _log1p(n)
-    features["substantive"] = 1.0 if "substance" in counts else 0.0
     features["sentences"] = _log1p(len({(f.name, hit.sentence) for f, hit, w, _ in candidate.mentions if w > 0}))
     features["live"] = _log1p(max(0, n - muted))
     features["only_muted"] = 1.0 if muted >= n else 0.0

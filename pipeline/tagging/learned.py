@@ -23,6 +23,8 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
+from itertools import repeat
+from operator import mul
 from pathlib import Path
 from typing import Any
 
@@ -121,7 +123,7 @@ class TaggerModel:
         for f, v in dense.items():
             row = dense_rows.get(f)
             if row is not None and v:
-                rows.append(tuple(w * v for w in row))
+                rows.append(tuple(map(mul, row, repeat(v))))
         sums = map(sum, zip(*rows, strict=True)) if rows else (0.0 for _ in ARTICLE_MODELS)
         return [b + z for b, z in zip(self._biases, sums, strict=True)]
 
@@ -132,7 +134,7 @@ class TaggerModel:
     def strongest_words(self, topic: str, words: Iterable[str], n: int = 3) -> list[tuple[str, float]]:
         """The ``n`` words (of the model's vocabulary) that raise ``topic`` most: its word evidence."""
         column = self._columns[topic]
-        found = heapq.nlargest(n, column.keys() & words, key=lambda w: (column[w], w))
+        found = heapq.nlargest(n, [w for w in words if w in column], key=lambda w: (column[w], w))
         return [(w, column[w]) for w in found]
 
     # ------------------------------------------------------------------ files

@@ -15,9 +15,9 @@ Flags of a mention (each becomes a count feature of its jurisdiction):
 template: "a Dutch court"), ``possessive`` ("Kazakhstan's"), ``rules`` (in a sentence about
 rules), ``action`` (a few words from a topic phrase), ``subject`` (the subject of a sentence
 about rules), ``list`` (in a list of places), ``compare`` and ``after`` (a comparison or
-precedent cue shortly before it: "similar to", "following"), ``substance`` (in a sentence about
-rules as an authority, a law, the sentence's subject or next to a topic phrase, with no
-comparison cue).
+precedent cue shortly before it: "similar to", "following"). (An ``actor`` flag, a verb after the
+place, and a ``substance`` flag combining it with the others were tried: cross-validated subject
+F1 0.953 with them, 0.956 without, so they went.)
 """
 
 from __future__ import annotations
@@ -49,22 +49,6 @@ _COMPARE = frozenset({"like", "unlike", "similar", "than", "compared", "modelled
                       "mirrors", "mirroring", "elsewhere", "joins", "joining", "followed", "follows"})
 _AFTER = frozenset({"following", "after", "since", "comes", "came", "amid", "weeks", "months", "before"})
 _CUE_WORDS = 5
-# a mention in a sentence about rules has substance when it is an authority, the sentence's
-# subject, next to a topic phrase, or a place's authority ("Dutch court", "Georgia's central bank")
-_SUBSTANCE = frozenset({"k:authority", "k:law", "authority", "subject", "action", "possessive", "actor"})
-# what follows an actor ("Georgia is moving to", "the Bank of Russia has argued"), or precedes an
-# agent ("by the US Treasury")
-_ADVERBS = frozenset({"also", "now", "already", "repeatedly", "recently", "still", "last", "this", "on", "has", "have",
-                      "had", "is", "was", "will", "would", "could", "may", "might", "must", "should", "then"})
-_VERBS = frozenset(
-    "is are was were has have had will would could may must should said says say plans plan planned moving moved "
-    "announced approved passed adopted issued introduced introduces fined fines banned bans ordered orders warned "
-    "warns proposed proposes wants aims argued argues signed signs launched launches requires required allows "
-    "allowed set sets took granted grants published publishes told tells urged urges agreed decided began started "
-    "imposed imposes sanctioned charged sued arrested blocked suspended revoked licensed registered approves "
-    "enacted drafted drafts considering considers intends seeks sought legalised legalized recognised recognized "
-    "classified treats treated taxes taxed lifted lifts restricted restricts prohibited prohibits".split())
-_MUTING = frozenset({"compare", "after"})
 _ENTITY_KINDS = {"regulator": "k:authority", "central_bank": "k:authority", "ministry": "k:authority",
                  "agency": "k:authority", "court": "k:authority", "legislature": "k:authority",
                  "government": "k:authority", "standard_setter": "k:authority", "financial_centre": "k:centre",
@@ -225,10 +209,6 @@ class MentionScanner:
         if f.name == "title":
             return
         flags += _cues(f, hit)
-        if _actor(f, hit):
-            flags.append("actor")
-        if not _SUBSTANCE.isdisjoint(flags) and _MUTING.isdisjoint(flags):
-            flags.append("substance")  # an actor of a sentence about rules, not a comparison
 
     def _kind_flag(self, hit: Hit) -> str:
         term = hit.term
@@ -344,20 +324,6 @@ def _cues(f: ScannedField, hit: Hit) -> list[str]:
     if not _AFTER.isdisjoint(words):
         flags.append("after")
     return flags
-
-
-def _actor(f: ScannedField, hit: Hit) -> bool:
-    """Does a verb follow the mention ("Georgia is moving to"), or "by" precede it ("by the US Treasury")?"""
-    after = f.folded[hit.end:hit.end + 48].split()[:3]
-    if after and after[0] == "s" and len(after) > 1:
-        return False  # "Georgia's ...": the possessive flag covers it
-    for word in after:
-        if word in _VERBS:
-            return True
-        if word not in _ADVERBS:
-            break
-    before = f.folded[max(0, hit.start - 8):hit.start].split()
-    return bool(before) and before[-1] in ("by", "the") and f.folded.endswith(("by the ", "by "), 0, hit.start)
 
 
 def _near_action(f: ScannedField, hit: Hit, actions: list[Hit], starts: list[int], limit: int) -> bool:
