@@ -182,7 +182,7 @@ def test_load_labeled_filters_by_round_and_writer():
 def test_floors_on_the_training_data(tagger: Tagger, articles):
     # IN-SAMPLE: the models were trained on these articles, so these floors only catch regressions;
     # the fair figures are cross-validated (bench/train_tagger.py --cv, docs/tagging.md). Measured with
-    # models 66c55a86eade: topics 0.99, subjects 0.97, primary 0.995, relevance 1.00.
+    # models 68aaa70bf553: topics 0.99, subjects 0.97, primary 0.995, relevance 1.00.
     english = [a for a in articles if a.language == "en"]
     report = evaluate(english, tagger.tag)
     detail = "\n".join(report.errors[:40])
