@@ -29,7 +29,7 @@ from typing import cast
 
 from .context import PassingTemplates, ScannedField
 from .matcher import Hit
-from .taxonomy import Taxonomy
+from .taxonomy import EntitySpec, ScoringSpec, Taxonomy
 
 SUPRANATIONAL = frozenset({"EU", "INT"})
 # "a Dutch court", "regulators in Japan"; not "regulators in Europe", which is not the EU
@@ -245,62 +245,71 @@ class MentionScanner:
 
     # ------------------------------------------------------------------ per jurisdiction
     def _credit(self, mentions: list[Mention], authority_named: bool) -> JurisdictionEvidence:
-        s = self._s
-        candidates: dict[str, Candidate] = {}
-        entities: dict[str, list[tuple[ScannedField, Hit, float]]] = {}
-        best_firm: dict[str, float] = {}  # best weight so far of each bank, exchange or company
-
-        def credit(code: str | None, m: Mention, weight: float) -> None:
-            if code is not None:
-                candidate = candidates.get(code)
-                if candidate is None:
-                    candidate = candidates[code] = Candidate(code)
-                candidate.add(m.field, m.hit, weight, m.flags)
-
-        def credit_entity(name: str, m: Mention, weight: float) -> None:
-            spec = self._entities[name]
-            kind_weight = s.entity_weights.get(spec.type, 0.0)
-            weight *= kind_weight
-            if kind_weight < s.repeat_entity_below:
-                # named again and again, a company still says only once where it is from
-                best = best_firm.get(name, 0.0)
-                best_firm[name] = max(best, weight)
-                weight = max(0.0, weight - best)
-            credit(spec.jurisdiction, m, weight)
-            if "related" not in m.flags:
-                entities.setdefault(name, []).append((m.field, m.hit, _position(s, m.field, m.hit.start)))
-
-        def authority_weight(m: Mention) -> float:
-            return max(s.entity_weights.get(self._entities[n].type, 0.0) for n in m.hit.term.ref)
-
+        ledger = _Ledger(self._s, self._entities)
         ambiguous = []
         for m in mentions:
             term = m.hit.term
             if term.kind == "jurisdiction":
-                credit(cast(str, term.ref), m, m.weight * s.kind_weights.get(term.sub, 1.0))
+                ledger.credit(cast(str, term.ref), m, m.weight * self._s.kind_weights.get(term.sub, 1.0))
             elif m.redirect is not None:
-                credit(m.redirect, m, m.weight * authority_weight(m))
+                ledger.credit(m.redirect, m, m.weight * ledger.authority_weight(m))
             elif len(term.ref) == 1:
-                credit_entity(term.ref[0], m, m.weight)
+                ledger.credit_entity(term.ref[0], m, m.weight)
             else:
                 ambiguous.append(m)
-        # "SEC" or "FSC" is the candidate whose jurisdiction the unambiguous evidence points to;
-        # when none of them has any, it is the article's own country's
-        settled = {code: c.score for code, c in candidates.items()}
+        ledger.resolve(ambiguous)
+        return JurisdictionEvidence(ledger.candidates, ledger.entities, authority_named)
+
+
+class _Ledger:
+    """Candidates and entity evidence being credited from mentions."""
+
+    def __init__(self, s: ScoringSpec, entities: dict[str, EntitySpec]):
+        self._s, self._entities = s, entities
+        self.candidates: dict[str, Candidate] = {}
+        self.entities: dict[str, list[tuple[ScannedField, Hit, float]]] = {}
+        self._best_firm: dict[str, float] = {}  # best weight so far of each bank, exchange or company
+
+    def credit(self, code: str | None, m: Mention, weight: float) -> None:
+        if code is not None:
+            candidate = self.candidates.get(code)
+            if candidate is None:
+                candidate = self.candidates[code] = Candidate(code)
+            candidate.add(m.field, m.hit, weight, m.flags)
+
+    def credit_entity(self, name: str, m: Mention, weight: float) -> None:
+        s, spec = self._s, self._entities[name]
+        kind_weight = s.entity_weights.get(spec.type, 0.0)
+        weight *= kind_weight
+        if kind_weight < s.repeat_entity_below:
+            # named again and again, a company still says only once where it is from
+            best = self._best_firm.get(name, 0.0)
+            self._best_firm[name] = max(best, weight)
+            weight = max(0.0, weight - best)
+        self.credit(spec.jurisdiction, m, weight)
+        if "related" not in m.flags:
+            self.entities.setdefault(name, []).append((m.field, m.hit, _position(s, m.field, m.hit.start)))
+
+    def authority_weight(self, m: Mention) -> float:
+        return max(self._s.entity_weights.get(self._entities[n].type, 0.0) for n in m.hit.term.ref)
+
+    def resolve(self, ambiguous: list[Mention]) -> None:
+        """"SEC" or "FSC" is the candidate whose jurisdiction the unambiguous evidence points to;
+        when none of them has any, it is the article's own country's."""
+        settled = {code: c.score for code, c in self.candidates.items()}
         home = max((c for c in settled if c not in SUPRANATIONAL), key=settled.__getitem__, default=None)
-        if home is not None and settled[home] < s.jurisdiction_threshold:
+        if home is not None and settled[home] < self._s.jurisdiction_threshold:
             home = None
         for m in ambiguous:
             names = m.hit.term.ref
             best = max(names, key=lambda n: (settled.get(self._entities[n].jurisdiction or "", 0.0), -names.index(n)))
             if home is not None and settled.get(self._entities[best].jurisdiction or "", 0.0) == 0.0:
-                credit(home, m, m.weight * authority_weight(m))
+                self.credit(home, m, m.weight * self.authority_weight(m))
             else:
-                credit_entity(best, m, m.weight)
-        return JurisdictionEvidence(candidates, entities, authority_named)
+                self.credit_entity(best, m, m.weight)
 
 
-def _position(s, f: ScannedField, pos: int) -> float:
+def _position(s: ScoringSpec, f: ScannedField, pos: int) -> float:
     if f.name == "title":
         return s.title_weight
     return s.lead_weight if pos < s.lead_chars else 1.0
