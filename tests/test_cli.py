@@ -125,8 +125,8 @@ def test_tag_filters_and_facets_find_the_seed_article(demo_home):
     titles = [h["title"] for h in result["hits"]]
     assert "Kazakhstan ready to legalize crypto-to-cash conversion, says president" in titles
     seed = next(h for h in result["hits"] if h["title"].startswith("Kazakhstan ready"))
-    assert {"KZ", "RU", "GE", "EU", "US"} == set(seed["jurisdictions"])
-    assert {"fiat-ramp", "legalization", "licensing", "mining", "sanctions", "payments"} == set(seed["topics"])
+    # (the seed's exact subjects and topics are the tagger's tests: tests/test_tagging.py)
+    assert "KZ" in seed["jurisdictions"] and {"fiat-ramp", "legalization"} <= set(seed["topics"])
     everything = json.loads(regwire("search", "--json", "--limit", "0", home=home).stdout)
     assert everything["total"] == 13 and everything["facets"]["jurisdiction"]["KZ"] >= 2
     negatives = json.loads(regwire("search", "--min-relevance", "0.5", "--json", "--limit", "50", home=home).stdout)

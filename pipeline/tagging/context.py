@@ -7,7 +7,7 @@ scoring needs to judge each hit in context.
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -35,6 +35,13 @@ _CLAUSE_PUNCTUATION = (",", ";", ":", "\u2014", "(", ")", ".", "!", "?", "\n")
 # the same characters as one search: one call in C instead of ten substring tests
 _CLAUSE_BREAK = re.compile("[" + re.escape("".join(_CLAUSE_PUNCTUATION)) + "]")
 
+# A line that points to another story: "Related: ...", "Read more: ...", "See also: ...". What it
+# says is not what this article says, so its phrases are not evidence (its places are mentions).
+_RELATED_LINE = re.compile(
+    r"^[ \t]*(?:related(?: (?:articles?|stories|news|coverage|reading))?|read more|read also|also read|see also"
+    r"|further reading|recommended(?: reading)?|more on this(?: story)?|you may also like|don't miss)"
+    r"[ \t]*[:\-\u2013\u2014|>][^\n]*", re.IGNORECASE | re.MULTILINE)
+
 #: (end offset of the cue, scope in words, sentence index)
 Cue = tuple[int, int, int]
 _AFTER_ANY_SCOPE = 1 << 30  # sorts after every (end, scope, ...) cue with the same end
@@ -52,6 +59,11 @@ class ScannedField:
     negations: list[Cue] = field(default_factory=list)
     hedges: list[Cue] = field(default_factory=list)
     regulatory_sentences: set[int] = field(default_factory=set)
+    #: (start, end) of "Related:" lines, in text order
+    related: list[tuple[int, int]] = field(default_factory=list)
+
+    def in_related(self, pos: int) -> bool:
+        return any(start <= pos < end for start, end in self.related)
 
     def close(self, a: int, b: int, words: int) -> bool:
         """At most ``words`` words between offsets a <= b, and no clause boundary."""
@@ -82,7 +94,10 @@ def scan(matcher: Matcher, name: Literal["title", "text"], text: str) -> Scanned
     folded = fold(text)
     starts = _sentence_starts(text) if name == "text" else [0]  # a title is one sentence
     topic_hits, gazetteer_hits, context_hits = matcher.find(text, folded, starts)
-    f = ScannedField(name, text, folded, starts, topic_hits, gazetteer_hits, context_hits)
+    related = [m.span() for m in _RELATED_LINE.finditer(text)] if name == "text" else []
+    if related:  # another story's headline says nothing about this one's topics
+        topic_hits, context_hits = _outside(topic_hits, related), _outside(context_hits, related)
+    f = ScannedField(name, text, folded, starts, topic_hits, gazetteer_hits, context_hits, related=related)
     for hit in context_hits:
         kind = hit.term.kind
         if kind == "negation":
@@ -90,6 +105,22 @@ def scan(matcher: Matcher, name: Literal["title", "text"], text: str) -> Scanned
         elif kind == "hedge":
             f.hedges.append((hit.end, int(hit.term.weight), hit.sentence))
     return f
+
+
+def _outside(hits: list[Hit], spans: list[tuple[int, int]]) -> list[Hit]:
+    """The hits (sorted by start) that start outside every span (sorted, not overlapping)."""
+    kept: list[Hit] = []
+    i = 0
+    for a, b in spans:
+        j = bisect_left(hits, a, i, key=_start)
+        kept += hits[i:j]
+        i = bisect_left(hits, b, j, key=_start)
+    kept += hits[i:]
+    return kept
+
+
+def _start(hit: Hit) -> int:
+    return hit.start
 
 
 class PassingTemplates:

@@ -1,7 +1,10 @@
-"""Scoring a tagger against labelled articles (the dev set in ``tests/tagging/dev_set.jsonl``).
+"""Scoring a tagger against labelled articles (``tests/tagging/labelled.jsonl``).
 
-Shared by ``bench/tagging_eval.py`` and the tests, so the floors the tests assert are the same
-numbers the benchmark prints.
+Shared by ``bench/tagging_eval.py``, ``bench/train_tagger.py`` and the tests, so the floors the
+tests assert are the same numbers the benchmark prints. Each labelled article records who wrote
+it (``writer``), in which ``round`` and who labelled it, so a report can be split by any of them.
+Jurisdictions are scored by role: ``jurisdictions`` are the subjects (docs/labeling-guide.md),
+``mentioned`` the places only named.
 """
 
 from __future__ import annotations
@@ -20,7 +23,10 @@ class Labels(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     topics: list[str]
+    #: subject jurisdictions only (docs/labeling-guide.md)
     jurisdictions: list[str]
+    #: jurisdictions the article names without being about them
+    mentioned: list[str] = []
     primary: str | None
     relevant: bool
 
@@ -30,30 +36,37 @@ class LabeledArticle(BaseModel):
 
     id: str
     split: str
+    round: str = ""
+    writer: str = ""
+    labelled_by: str = ""
     language: str
     title: str
     text: str
     labels: Labels
 
 
-def load_labeled(path: str | Path) -> list[LabeledArticle]:
+def load_labeled(path: str | Path, *, split: str | None = None, round: str | None = None,
+                 writer: str | None = None) -> list[LabeledArticle]:
+    """The articles in a JSON-lines file, optionally only one split, round or writer."""
     with open(path, encoding="utf-8") as fh:
-        return [LabeledArticle.model_validate_json(line) for line in fh if line.strip()]
+        articles = [LabeledArticle.model_validate_json(line) for line in fh if line.strip()]
+    return [a for a in articles if (split is None or a.split == split) and (round is None or a.round == round)
+            and (writer is None or a.writer == writer)]
 
 
-def dev_split_digest(path: str | Path) -> str:
-    """SHA-256 of the dev split's lines, in file order: what a learned model was trained on."""
+def file_digest(path: str | Path) -> str:
+    """SHA-256 of a labelled file's non-empty lines, in file order: what a model was trained on."""
     digest = hashlib.sha256()
     with open(path, encoding="utf-8") as fh:
         for line in fh:
-            if line.strip() and LabeledArticle.model_validate_json(line).split == "dev":
+            if line.strip():
                 digest.update(line.strip().encode())
                 digest.update(b"\n")
     return digest.hexdigest()
 
 
 @dataclass
-class _Counts:
+class Counts:
     tp: int = 0
     fp: int = 0
     fn: int = 0
@@ -62,6 +75,10 @@ class _Counts:
         self.tp += len(predicted & gold)
         self.fp += len(predicted - gold)
         self.fn += len(gold - predicted)
+
+    @property
+    def support(self) -> int:
+        return self.tp + self.fn
 
     @property
     def precision(self) -> float:
@@ -80,11 +97,19 @@ class _Counts:
 @dataclass
 class Report:
     n: int = 0
-    per_topic: dict[str, _Counts] = field(default_factory=lambda: {t: _Counts() for t in TOPICS})
-    topics: _Counts = field(default_factory=_Counts)
-    jurisdictions: _Counts = field(default_factory=_Counts)
+    per_topic: dict[str, Counts] = field(default_factory=lambda: {t: Counts() for t in TOPICS})
+    per_jurisdiction: dict[str, Counts] = field(default_factory=dict)
+    topics: Counts = field(default_factory=Counts)
+    #: subject jurisdictions (Tags.jurisdictions against labels.jurisdictions)
+    jurisdictions: Counts = field(default_factory=Counts)
+    #: mentioned jurisdictions (Tags.mentioned_jurisdictions against labels.mentioned)
+    mentioned: Counts = field(default_factory=Counts)
+    #: gold subjects the tagger found but called mentioned, and gold mentions it called subjects
+    subject_as_mentioned: int = 0
+    mentioned_as_subject: int = 0
     primary_correct: int = 0
     relevance_correct: int = 0
+    relevance: Counts = field(default_factory=Counts)  # "relevant" as the positive class
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -95,34 +120,56 @@ class Report:
     def relevance_accuracy(self) -> float:
         return self.relevance_correct / self.n if self.n else 0.0
 
+    def add(self, article: LabeledArticle, tags: Tags) -> None:
+        """Count one article's tags against its labels."""
+        gold = article.labels
+        self.n += 1
+        predicted_topics, gold_topics = set(tags.topics), set(gold.topics)
+        self.topics.add(predicted_topics, gold_topics)
+        for topic in TOPICS:
+            self.per_topic[topic].add(predicted_topics & {topic}, gold_topics & {topic})
+        subjects, gold_subjects = set(tags.jurisdictions), set(gold.jurisdictions)
+        mentioned = set(getattr(tags, "mentioned_jurisdictions", []) or [])
+        self.jurisdictions.add(subjects, gold_subjects)
+        self.mentioned.add(mentioned, set(gold.mentioned))
+        self.subject_as_mentioned += len(gold_subjects & mentioned)
+        self.mentioned_as_subject += len(set(gold.mentioned) & subjects)
+        for code in subjects | gold_subjects:
+            self.per_jurisdiction.setdefault(code, Counts()).add(subjects & {code}, gold_subjects & {code})
+        self.primary_correct += tags.primary_jurisdiction == gold.primary
+        relevant = tags.relevance >= 0.5
+        self.relevance_correct += relevant == gold.relevant
+        self.relevance.add({"r"} if relevant else set(), {"r"} if gold.relevant else set())
+        problems = _problems(tags, gold, predicted_topics, subjects)
+        if problems:
+            self.errors.append(f"{article.id} [{article.writer}]: " + "; ".join(problems))
+
+
+def _problems(tags: Tags, gold: Labels, topics: set[str], subjects: set[str]) -> list[str]:
+    problems = []
+    gold_topics, gold_subjects = set(gold.topics), set(gold.jurisdictions)
+    if topics != gold_topics:
+        problems.append(f"topics +{sorted(topics - gold_topics)} -{sorted(gold_topics - topics)}")
+    if subjects != gold_subjects:
+        problems.append(f"jurisdictions +{sorted(subjects - gold_subjects)} -{sorted(gold_subjects - subjects)}")
+    if tags.primary_jurisdiction != gold.primary:
+        problems.append(f"primary {tags.primary_jurisdiction} != {gold.primary}")
+    if (tags.relevance >= 0.5) != gold.relevant:
+        problems.append(f"relevance {tags.relevance:.2f} (gold {'relevant' if gold.relevant else 'not relevant'})")
+    return problems
+
 
 def evaluate(articles: Iterable[LabeledArticle], tag: Callable[[str, str], Tags]) -> Report:
     """Compare ``tag(title, text)`` with each article's labels; ``errors`` lists every disagreement."""
     report = Report()
     for article in articles:
-        gold = article.labels
-        tags = tag(article.title, article.text)
-        report.n += 1
-        predicted_topics, gold_topics = set(tags.topics), set(gold.topics)
-        report.topics.add(predicted_topics, gold_topics)
-        for topic in TOPICS:
-            report.per_topic[topic].add(predicted_topics & {topic}, gold_topics & {topic})
-        report.jurisdictions.add(set(tags.jurisdictions), set(gold.jurisdictions))
-        report.primary_correct += tags.primary_jurisdiction == gold.primary
-        relevant = tags.relevance >= 0.5
-        report.relevance_correct += relevant == gold.relevant
-        problems = []
-        if predicted_topics != gold_topics:
-            extra_topics, missed_topics = sorted(predicted_topics - gold_topics), sorted(gold_topics - predicted_topics)
-            problems.append(f"topics +{extra_topics} -{missed_topics}")
-        if set(tags.jurisdictions) != set(gold.jurisdictions):
-            extra = sorted(set(tags.jurisdictions) - set(gold.jurisdictions))
-            missing = sorted(set(gold.jurisdictions) - set(tags.jurisdictions))
-            problems.append(f"jurisdictions +{extra} -{missing}")
-        if tags.primary_jurisdiction != gold.primary:
-            problems.append(f"primary {tags.primary_jurisdiction} != {gold.primary}")
-        if relevant != gold.relevant:
-            problems.append(f"relevance {tags.relevance:.2f} (gold {'relevant' if gold.relevant else 'not relevant'})")
-        if problems:
-            report.errors.append(f"{article.id}: " + "; ".join(problems))
+        report.add(article, tag(article.title, article.text))
+    return report
+
+
+def evaluate_tags(pairs: Iterable[tuple[LabeledArticle, Tags]]) -> Report:
+    """:func:`evaluate` for tags computed elsewhere (cross-validation predicts each article once)."""
+    report = Report()
+    for article, tags in pairs:
+        report.add(article, tags)
     return report

@@ -52,11 +52,15 @@ class Match(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    label: str = Field(description="'topic:mining', 'jurisdiction:KZ' or 'entity:AIFC'")
+    label: str = Field(description="'topic:mining', 'jurisdiction:KZ' (a subject), 'mentioned:UA' or 'entity:AIFC'")
     phrase: str = Field(description="the text as it appears in the article")
     offset: int = Field(ge=0, description="character offset of the phrase within `field`")
     weight: float = Field(description="what this occurrence added to the label's score (0 if negated)")
     field: Literal["title", "text"]
+    #: what the classifier read here: "phrase" (a taxonomy phrase), "w:<word>" (a word the topic
+    #: model weighs), or a jurisdiction mention's flags ("title,k:name,rules,subject"; see
+    #: pipeline/tagging/mentions.py)
+    feature: str = ""
 
 
 class Entity(BaseModel):
@@ -71,11 +75,18 @@ class Tags(BaseModel):
     """Everything the tagger says about one article."""
 
     topics: list[str] = Field(default_factory=list)
+    #: subject jurisdictions: whose laws, authorities or policy the story reports on
     jurisdictions: list[str] = Field(default_factory=list)
+    #: jurisdictions the article only names (comparisons, background, other stories, lists)
+    mentioned_jurisdictions: list[str] = Field(default_factory=list)
+    #: a subject, or None
     primary_jurisdiction: str | None = None
     entities: list[Entity] = Field(default_factory=list)
     relevance: float = Field(ge=0.0, le=1.0)
     matches: list[Match] = Field(default_factory=list)
+    #: the classifiers' probability for each label they decided ("topic:licensing",
+    #: "jurisdiction:KZ", "mentioned:UA", "relevance"), rescaled so that 0.5 is the decision threshold
+    confidence: dict[str, float] = Field(default_factory=dict)
     language: str = Field(description="ISO 639-1 code of the article's language, or 'und'")
     taxonomy_version: str
 

@@ -173,7 +173,7 @@ class ScoringSpec(_Strict):
     #: an article whose position-weighted share of sentences about rules is below this has its
     #: relevance multiplied by (share / this) squared: regulation in one aside is not the story
     relevance_share_full: float = 0.35
-    #: check and complete the rule topics with the packaged learned model (pipeline/tagging/learned.py)
+    #: decide with the packaged classifiers (learned.py); false: the rules decide alone (the name is kept for old files)
     topic_model: bool = True
 
 
