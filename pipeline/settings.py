@@ -157,6 +157,8 @@ class Settings(BaseSettings):
     sources: Path | None = Field(default=None, description="sources YAML file; the packaged default when unset")
     #: log lines as JSON objects (one per line) instead of text
     log_json: bool = False
+    #: the level of the command line's log lines on stderr (Airflow tasks log at Airflow's level)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
 
     http: HttpSettings
     schedule: ScheduleSettings
@@ -165,7 +167,7 @@ class Settings(BaseSettings):
     tagging: TaggingSettings
 
     def __init__(self, **values: Any):
-        own = {k: values.pop(k) for k in list(values) if k in ("home", "sources", "log_json", *_GROUPS)}
+        own = {k: values.pop(k) for k in list(values) if k in ("home", "sources", "log_json", "log_level", *_GROUPS)}
         problems: list[str] = []
         for name, flat in _route(values).items():
             if isinstance(own.get(name), _Group):
@@ -193,11 +195,12 @@ class Settings(BaseSettings):
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with some settings changed (flat names, as for the constructor); groups keep their other values."""
-        current: dict[str, Any] = {"home": self.home, "sources": self.sources, "log_json": self.log_json}
+        current: dict[str, Any] = {"home": self.home, "sources": self.sources, "log_json": self.log_json,
+                                   "log_level": self.log_level}
         routed = _route({k: v for k, v in changes.items() if k not in current})
         for name in _GROUPS:
             current[name] = getattr(self, name).model_dump() | routed[name]
-        current.update({k: v for k, v in changes.items() if k in ("home", "sources", "log_json")})
+        current.update({k: v for k, v in changes.items() if k in ("home", "sources", "log_json", "log_level")})
         return Settings(**current)
 
     @classmethod
@@ -242,7 +245,7 @@ def _search_from_connection(conn: Mapping[str, Any]) -> dict[str, Any]:
 
 def environment_variables() -> list[str]:
     """Every ``REGWIRE_*`` variable the settings read (for docs, compose files and their tests)."""
-    names = [f"REGWIRE_{name.upper()}" for name in ("home", "sources", "log_json")]
+    names = [f"REGWIRE_{name.upper()}" for name in ("home", "sources", "log_json", "log_level")]
     for group in _GROUPS.values():
         prefix = str(group.model_config.get("env_prefix", "REGWIRE_"))
         names += [prefix + field.upper() for field in group.model_fields]

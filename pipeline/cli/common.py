@@ -4,6 +4,7 @@ errors mapped to exit codes."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -48,7 +49,7 @@ def cli_settings(**overrides: Any) -> Settings:
 
     with cli_errors():
         settings = load_settings(**overrides)
-    configure_logging(json=settings.log_json)
+    configure_logging(json=settings.log_json, level=getattr(logging, settings.log_level))
     return settings
 
 
