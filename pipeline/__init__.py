@@ -11,8 +11,9 @@ Airflow's DAG parsing and every task start fast, and pay only for the stages the
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -41,6 +42,7 @@ _EXPORTS: dict[str, str] = {
     ], ".tasks"),
     **dict.fromkeys(["article_id", "canonicalize_url"], ".urls"),
 }
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 __all__ = [
     "AlertDefinitionError",
@@ -105,18 +107,6 @@ __all__ = [
     "task_context",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'pipeline' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
 
 
 if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs

@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-from courlan.clean import normalize_url
-
 
 def canonicalize_url(url: str, base: str | None = None) -> str:
     """Absolute, normalised URL without tracking parameters, fragment or default port.
@@ -14,6 +12,8 @@ def canonicalize_url(url: str, base: str | None = None) -> str:
     courlan does the normalisation (lower-cased scheme and host, default ports, utm_*/fbclid/gclid/ref… removed,
     path cleaned); fragments are dropped here because they never name a different article.
     """
+    from courlan.clean import normalize_url  # imported on first use: the command line starts without it
+
     if base:
         url = urljoin(base, url.strip())
     parts = urlsplit(url.strip())

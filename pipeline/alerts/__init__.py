@@ -8,22 +8,27 @@ Elasticsearch/OpenSearch, :class:`PercolatorEvaluator` matches a batch against e
 docs/alerts.md.
 """
 
-from ..errors import (
-    AlertDefinitionError,
-    AlertEvaluationError,
-    AlertNotFoundError,
-    AlertStoreError,
-    DeliveryError,
-)
-from .channels import AppriseSender, Sender, expand
-from .deliver import AlertRunReport, deliver_due, evaluate_and_deliver
-from .engine_store import EngineAlertStore
-from .evaluate import Evaluation, Evaluator, SearchEvaluator
-from .loader import alert_from_dict, load_alerts
-from .models import Alert, Delivery, DeliveryState, MatchedArticle, Mode
-from .percolator import PercolatorEvaluator
-from .render import Message, article_message, digest_message
-from .store import AlertStore, SQLiteAlertStore
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
+
+_EXPORTS = {
+    **dict.fromkeys([
+        "AlertDefinitionError", "AlertEvaluationError", "AlertNotFoundError", "AlertStoreError", "DeliveryError"
+    ], "..errors"),
+    **dict.fromkeys(["AppriseSender", "Sender", "expand"], ".channels"),
+    **dict.fromkeys(["AlertRunReport", "deliver_due", "evaluate_and_deliver"], ".deliver"),
+    **dict.fromkeys(["EngineAlertStore"], ".engine_store"),
+    **dict.fromkeys(["Evaluation", "Evaluator", "SearchEvaluator"], ".evaluate"),
+    **dict.fromkeys(["alert_from_dict", "load_alerts"], ".loader"),
+    **dict.fromkeys(["Alert", "Delivery", "DeliveryState", "MatchedArticle", "Mode"], ".models"),
+    **dict.fromkeys(["PercolatorEvaluator"], ".percolator"),
+    **dict.fromkeys(["Message", "article_message", "digest_message"], ".render"),
+    **dict.fromkeys(["AlertStore", "SQLiteAlertStore"], ".store"),
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 __all__ = [
     "Alert",
@@ -55,3 +60,15 @@ __all__ = [
     "expand",
     "load_alerts",
 ]
+
+if TYPE_CHECKING:
+    from ..errors import AlertDefinitionError, AlertEvaluationError, AlertNotFoundError, AlertStoreError, DeliveryError
+    from .channels import AppriseSender, Sender, expand
+    from .deliver import AlertRunReport, deliver_due, evaluate_and_deliver
+    from .engine_store import EngineAlertStore
+    from .evaluate import Evaluation, Evaluator, SearchEvaluator
+    from .loader import alert_from_dict, load_alerts
+    from .models import Alert, Delivery, DeliveryState, MatchedArticle, Mode
+    from .percolator import PercolatorEvaluator
+    from .render import Message, article_message, digest_message
+    from .store import AlertStore, SQLiteAlertStore

@@ -12,25 +12,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ..alerts import (
-    Alert,
-    AlertStore,
-    DeliveryState,
-    Mode,
-    alert_from_dict,
-    article_message,
-    digest_message,
-    load_alerts,
-)
-from ..alerts.render import plain_snippet, snapshot
-from ..tasks import TaskContext, deliver_alerts
+from ..alerts.models import Alert, DeliveryState, Mode
 from .common import JsonOption, cli_context, cli_settings, console, emit_json, err_console, fail
+
+if TYPE_CHECKING:  # the stores and senders load when a command runs, not for `regwire --help`
+    from ..alerts.store import AlertStore
+    from ..tasks import TaskContext
 
 alerts_app = typer.Typer(help="Saved searches that notify Slack, Teams, email, webhooks… (via apprise).",
                          no_args_is_help=True)
@@ -82,6 +75,8 @@ def alerts_add(
         "sources": source or [], "languages": language or [], "min_relevance": min_relevance,
         "channels": channel, "mode": mode, "updates": updates, "enabled": not disabled,
     }
+    from ..alerts.loader import alert_from_dict
+
     with _alert_store() as (_settings, store):
         alert = alert_from_dict(data)
         if not replace and any(a.name == alert.name for a in store.list_alerts()):
@@ -102,6 +97,8 @@ def alerts_load(
     as_json: JsonOption = False,
 ) -> None:
     """Add or update every alert of a YAML file (all are checked before any is stored)."""
+    from ..alerts.loader import load_alerts
+
     with _alert_store() as (_settings, store):
         alerts = load_alerts(path)
         existing = {a.name: a for a in store.list_alerts()}
@@ -209,6 +206,8 @@ def alerts_test(
     as_json: JsonOption = False,
 ) -> None:
     """Run an alert over the last N days and print what it would have sent. Nothing is sent or recorded."""
+    from ..alerts.render import article_message, digest_message, plain_snippet, snapshot
+
     with _alert_store() as (ctx, alert_store):
         alert = alert_store.get_alert(name)
         since = datetime.now(UTC) - timedelta(days=days)
@@ -234,6 +233,8 @@ def alerts_test(
 @alerts_app.command("deliver")
 def alerts_deliver(as_json: JsonOption = False) -> None:
     """Send what is due now: digests whose hour or day ended, and failed deliveries whose retry time came."""
+    from ..tasks import deliver_alerts
+
     with _alert_store() as (ctx, _store):
         report = deliver_alerts(ctx)
     if as_json:

@@ -6,21 +6,19 @@ import json
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 
-from ..alerts import Alert, AppriseSender
 from ..query import SearchQuery
-from ..sources import load_sources
-from ..tasks import TaskContext
 from .common import cli_context, cli_errors, cli_settings, console
 from .run import run_pass, summary_table
 from .search import snippet_markup
 
-DEMO_ALERT = Alert(name="Kazakhstan crypto-to-cash", owner="demo analyst", q="Kazakhstan", topics=["fiat-ramp"],
-                   channels=["json://placeholder"])
+if TYPE_CHECKING:
+    from ..alerts import Alert
+    from ..tasks import TaskContext
 
 
 def demo(
@@ -28,7 +26,9 @@ def demo(
     query: Annotated[str, typer.Option("--query", help="the example search")] = "Kazakhstan",
 ) -> None:
     """Serve the bundled sample news site on 127.0.0.1, run the pipeline over it, and search the result. Offline."""
+    from ..alerts import AppriseSender
     from ..demo import LoopbackSite, Response, demo_sources_path
+    from ..sources import load_sources
 
     home = home or Path(tempfile.mkdtemp(prefix="regwire-demo-"))
     with LoopbackSite() as site:
@@ -71,6 +71,9 @@ def _show_search(ctx: TaskContext, query: str, home: Path) -> None:
 
 
 def _save_demo_alert(ctx: TaskContext, webhook: str) -> Alert:
-    alert = DEMO_ALERT.model_copy(update={"channels": [webhook]})
+    from ..alerts import Alert
+
+    alert = Alert(name="Kazakhstan crypto-to-cash", owner="demo analyst", q="Kazakhstan", topics=["fiat-ramp"],
+                  channels=[webhook])
     ctx.backend.alert_store().save_alert(alert, datetime.now(UTC))
     return alert

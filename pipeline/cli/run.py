@@ -9,7 +9,7 @@ from __future__ import annotations
 import signal
 import threading
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -17,9 +17,11 @@ from rich.table import Table
 
 from ..errors import AlertEvaluationError, RegwireError
 from ..models import FeedStatus
-from ..sources import Source, load_sources
-from ..tasks import SourceReport, TaskContext, evaluate_alerts, poll_sources
 from .common import JsonOption, SourcesOption, cli_context, cli_errors, cli_settings, console, emit_json, err_console
+
+if TYPE_CHECKING:  # the stages load when a command runs, not when `regwire --help` does
+    from ..sources import Source
+    from ..tasks import SourceReport, TaskContext
 
 #: the longest sleep between passes, so edited schedules and re-enabled feeds are picked up
 MAX_SLEEP = 60.0
@@ -42,6 +44,8 @@ def run_pass(ctx: TaskContext, sources: list[Source], *, force: bool, quiet: boo
              **alert_options: Any) -> tuple[list[SourceReport], dict[str, Any]]:
     """One pass: every source polled, then the alerts evaluated on what changed (an alert failure is reported,
     never stops the loop)."""
+    from ..tasks import evaluate_alerts, poll_sources
+
     with cli_errors():
         if quiet:
             reports = poll_sources(ctx, sources, force=force)
@@ -95,6 +99,8 @@ def run(
     as_json: JsonOption = False,
 ) -> None:
     """Poll due feeds, fetch and index new articles. Without --once, keep polling until interrupted."""
+    from ..sources import load_sources
+
     settings = cli_settings()
     with cli_errors():
         configured = load_sources(sources or settings.sources)

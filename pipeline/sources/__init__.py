@@ -6,7 +6,20 @@ polled next (per-feed state transitions).
     schedule.after_success(...)     the feed's next state after a poll (and after_failure, is_due, reenable)
 """
 
-from .config import Source, default_sources_path, load_sources
-from .feeds import html_to_text, parse_feed
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
+
+_EXPORTS = {
+    **dict.fromkeys(["Source", "default_sources_path", "load_sources"], ".config"),
+    **dict.fromkeys(["html_to_text", "parse_feed"], ".feeds"),
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 __all__ = ["Source", "default_sources_path", "html_to_text", "load_sources", "parse_feed"]
+
+if TYPE_CHECKING:
+    from .config import Source, default_sources_path, load_sources
+    from .feeds import html_to_text, parse_feed

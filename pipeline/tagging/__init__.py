@@ -5,16 +5,25 @@ model, or from a taxonomy file given by path (the pipeline passes ``settings.tag
 :func:`default_tagger`).
 """
 
-from .learned import LinearModel, TaggerModel
-from .models import TOPICS, Entity, Match, Tags
-from .tagger import Tagger, default_tagger, tag_article
-from .taxonomy import Taxonomy, load_taxonomy
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
+
+_EXPORTS = {
+    **dict.fromkeys(["LinearModel", "TaggerModel"], ".learned"),
+    **dict.fromkeys(["Entity", "Match", "TOPICS", "Tags"], ".models"),
+    **dict.fromkeys(["Tagger", "default_tagger", "tag_article"], ".tagger"),
+    **dict.fromkeys(["Taxonomy", "load_taxonomy"], ".taxonomy"),
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 __all__ = [
-    "TOPICS",
     "Entity",
     "LinearModel",
     "Match",
+    "TOPICS",
     "Tagger",
     "TaggerModel",
     "Tags",
@@ -23,3 +32,9 @@ __all__ = [
     "load_taxonomy",
     "tag_article",
 ]
+
+if TYPE_CHECKING:
+    from .learned import LinearModel, TaggerModel
+    from .models import TOPICS, Entity, Match, Tags
+    from .tagger import Tagger, default_tagger, tag_article
+    from .taxonomy import Taxonomy, load_taxonomy

@@ -13,14 +13,23 @@
 Nothing here imports Airflow; :mod:`pipeline.airflow_helper` adapts these to Airflow tasks.
 """
 
-from .alerting import deliver_alerts, evaluate_alerts
-from .context import TaskContext, task_context
-from .health import feed_health, unhealthy_reason
-from .maintenance import maintenance, recheck_suspended
-from .poll import enabled_sources, load_source, poll_source, poll_sources, raise_if_failed
-from .publish import MAX_EVENT_IDS, batch_ids, batch_ids_of_events, publish_changes
-from .quality import quality_report
-from .report import SourceReport
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
+
+_EXPORTS = {
+    **dict.fromkeys(["deliver_alerts", "evaluate_alerts"], ".alerting"),
+    **dict.fromkeys(["TaskContext", "task_context"], ".context"),
+    **dict.fromkeys(["feed_health", "unhealthy_reason"], ".health"),
+    **dict.fromkeys(["maintenance", "recheck_suspended"], ".maintenance"),
+    **dict.fromkeys(["enabled_sources", "load_source", "poll_source", "poll_sources", "raise_if_failed"], ".poll"),
+    **dict.fromkeys(["MAX_EVENT_IDS", "batch_ids", "batch_ids_of_events", "publish_changes"], ".publish"),
+    **dict.fromkeys(["quality_report"], ".quality"),
+    **dict.fromkeys(["SourceReport"], ".report"),
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 __all__ = [
     "MAX_EVENT_IDS",
@@ -43,3 +52,13 @@ __all__ = [
     "task_context",
     "unhealthy_reason",
 ]
+
+if TYPE_CHECKING:
+    from .alerting import deliver_alerts, evaluate_alerts
+    from .context import TaskContext, task_context
+    from .health import feed_health, unhealthy_reason
+    from .maintenance import maintenance, recheck_suspended
+    from .poll import enabled_sources, load_source, poll_source, poll_sources, raise_if_failed
+    from .publish import MAX_EVENT_IDS, batch_ids, batch_ids_of_events, publish_changes
+    from .quality import quality_report
+    from .report import SourceReport
