@@ -15,10 +15,18 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from ..errors import ConfigError, FeedParseError, FetchError, RegwireError, SourcePollError, StoreError
+from ..errors import (
+    ConfigError,
+    FeedParseError,
+    FetchError,
+    RateLimitedError,
+    RegwireError,
+    SourcePollError,
+    StoreError,
+)
 from ..logs import log_context
 from ..models import FeedState, FeedStatus
-from ..sources import Source, load_sources, parse_feed
+from ..sources import Source, load_sources, parse_feed_items
 from ..sources.schedule import after_failure, after_success, is_due
 from .context import TaskContext
 from .health import unhealthy_reason
@@ -89,6 +97,10 @@ def _poll_feed_if_due(ctx: TaskContext, source: Source, feed_url: str, report: S
         return
     try:
         _poll_feed(ctx, source, state, report)
+    except RateLimitedError as exc:  # the host's Retry-After holds even for --force: not polled, not a failure
+        report.polled -= 1
+        report.skipped += 1
+        report.backing_off.append(f"{feed_url}: {exc.reason}")
     except RegwireError as exc:  # recorded on the feed; the next feed still runs
         _record_failure(ctx, state, exc.at(source=source.name, feed=feed_url), report)
     except Exception as exc:  # a bug must not stop the other feeds either; it is logged with its traceback
@@ -113,11 +125,16 @@ def _poll_feed(ctx: TaskContext, source: Source, state: FeedState, report: Sourc
         report.not_modified += 1
         ctx.store.save_feed_state(after_success(state, now, interval, status=304, fetch_seconds=fetch_seconds))
         return
-    items = parse_feed(result.content, result.final_url, result.headers.get("content-type"))
+    parsed = parse_feed_items(result.content, result.final_url, result.headers.get("content-type"))
+    for skipped in parsed.skipped:  # one bad item costs only itself
+        report.item_errors += 1
+        report.errors.append(f"item skipped: {skipped}")
+        log.warning("%s", skipped, extra=skipped.at(source=source.name).where())
+    items = parsed.items
     new, updated = report.new, report.updated
     failures = ingest_items(ctx, source, items, report)
-    # Cache validators are kept only when every item made it into the store: otherwise the next poll would get a
-    # 304 and the failed items would never be retried.
+    # Cache validators are kept only when no item failed for a transient reason: otherwise the next poll would get a
+    # 304 and those items would never be retried. (Items given up for a permanent reason are not retried on a 304.)
     keep = failures == 0
     ctx.store.save_feed_state(after_success(
         state, now, interval, status=result.status, items=len(items), fetch_seconds=fetch_seconds,
