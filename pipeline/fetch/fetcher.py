@@ -17,6 +17,7 @@ from email.utils import parsedate_to_datetime
 import httpx
 
 from ..errors import (
+    BlockedURLError,
     DeadlineExceededError,
     HTTPStatusError,
     InvalidURLError,
@@ -149,7 +150,11 @@ class Fetcher:
     def check_robots(self, url: str) -> None:
         parsed = parse_url(url)
         origin = f"{parsed.scheme}://{parsed.netloc.decode('ascii')}"
-        if not self.robots.allowed(origin, url):
+        try:
+            allowed = self.robots.allowed(origin, url)
+        except BlockedURLError as exc:  # robots.txt lives on the page's own host: the page is refused, not robots
+            raise BlockedURLError(url, exc.reason) from exc
+        if not allowed:
             raise RobotsDisallowedError(url, "disallowed by robots.txt")
         if (delay := self.robots.crawl_delay(origin)) is not None:
             self.limiter.set_delay(parsed.host, delay)
@@ -238,6 +243,8 @@ class Fetcher:
             raise TransportError(url, f"timed out ({type(exc).__name__})") from exc
         except httpx.HTTPError as exc:
             raise TransportError(url, f"{type(exc).__name__}: {exc}") from exc
+        except URL_ERRORS as exc:  # httpx reads a redirect's Location while building the response
+            raise InvalidURLError(url, f"invalid URL in the response: {type(exc).__name__}: {exc}") from exc
 
 
 def _until(chunks: Iterator[bytes], url: str, deadline_at: float, total: float) -> Iterator[bytes]:

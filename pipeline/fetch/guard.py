@@ -46,7 +46,7 @@ class AddressPolicy:
             for form, embedded in _embedded_ipv4(address):
                 if form == "IPv4-mapped":
                     address = embedded
-                elif reason := self.refusal(embedded):
+                elif reason := AddressPolicy().refusal(embedded):  # the allow-list names real addresses only
                     return f"{form} address embedding a {reason} ({embedded})"
         if address.is_loopback:
             return "loopback address"

@@ -91,7 +91,8 @@ class FileSlotBook:
 
     def reserve(self, host: str, delay: float, now: float) -> float:
         def book(booked: float) -> tuple[float, float]:
-            start = max(now, booked)
+            # the time now, not when the lock was asked for: waiting for it may have taken a while
+            start = max(now, time.time(), booked)
             return start + delay, start
 
         return self._update(host, ".next", book)
