@@ -24,6 +24,8 @@ from ..urls import canonicalize_url
 
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
 _JSON_FEED_VERSION = "https://jsonfeed.org/version/1"
+#: what feedparser flags on documents that are fine (a wrong charset label, a missing Content-Type)
+_HARMLESS = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
 _BLOCK_TAGS = ("p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr", "section", "article")
 
 
@@ -74,12 +76,8 @@ def parse_feed_items(content: bytes, url: str, content_type: str | None = None) 
         parsed = feedparser.parse(content, response_headers=headers, sanitize_html=True, resolve_relative_uris=True)
     except BAD_INPUT_ERRORS as exc:
         raise FeedParseError(url, f"cannot be parsed: {type(exc).__name__}: {exc}") from exc
-    if not parsed.entries:
-        problem = parsed.get("bozo_exception")
-        if not parsed.version:
-            raise FeedParseError(url, "not a feed: no RSS, Atom or JSON Feed structure found")
-        if parsed.bozo and not isinstance(problem, feedparser.CharacterEncodingOverride):
-            raise FeedParseError(url, f"malformed feed, no item could be read: {problem}")
+    if not parsed.entries and not parsed.version:
+        raise FeedParseError(url, "not a feed: no RSS, Atom or JSON Feed structure found")
     language = _language(parsed.feed.get("language"))
     result = ParsedFeed()
     for index, entry in enumerate(parsed.entries):
@@ -94,6 +92,9 @@ def parse_feed_items(content: bytes, url: str, content_type: str | None = None) 
             continue
         if item is not None:
             result.items.append(item)
+    problem = parsed.get("bozo_exception")
+    if not result.items and not result.skipped and parsed.bozo and not isinstance(problem, _HARMLESS):
+        raise FeedParseError(url, f"malformed feed, no item could be read: {problem}")
     return result
 
 
