@@ -12,6 +12,7 @@ import gzip
 import socket
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -31,9 +32,15 @@ class Reply:
 
 
 def gzip_bomb(decoded_bytes: int, layers: int = 1) -> bytes:
-    """``decoded_bytes`` of zeros gzip-compressed ``layers`` times (1 GiB of zeros compresses to ~1 MiB per layer,
-    and to a few KiB with two layers)."""
-    body = gzip.compress(b"\0" * decoded_bytes, compresslevel=9, mtime=0)
+    """``decoded_bytes`` of zeros gzip-compressed ``layers`` times, compressed as a stream (never held decoded):
+    512 MiB of zeros become ~500 KB with one layer, a few KB with two."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
+    zeros = b"\0" * (1024 * 1024)
+    parts = []
+    for _ in range(decoded_bytes // len(zeros)):
+        parts.append(compressor.compress(zeros))
+    parts.append(compressor.compress(b"\0" * (decoded_bytes % len(zeros))) + compressor.flush())
+    body = b"".join(parts)
     for _ in range(layers - 1):
         body = gzip.compress(body, compresslevel=9, mtime=0)
     return body
