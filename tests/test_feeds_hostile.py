@@ -126,7 +126,7 @@ def test_one_bad_item_never_costs_the_feed_and_huge_titles_are_cut(settings, sto
     assert any("item skipped" in e and "field 'link'" in e and "xn--ls8h" in e for e in report.errors)
     assert any("/go-bad" in e and "invalid URL" in e and "given up" in e for e in report.errors)
     stored = list(store.iter_articles())
-    assert all(len(a.title) <= TEXT_CAPS["title"] for a in stored)
+    assert all(len(a.title) <= TEXT_CAPS["title"] for a in stored) and all(a.truncated for a in stored)
 
 
 def test_article_skipped_for_a_transient_reason_is_retried_on_a_later_poll(settings, store, transport):  # noqa: F811

@@ -92,6 +92,10 @@ def read_bounded(url: str, raw_chunks: Iterable[bytes], content_encoding: str, m
             if len(body) > max_bytes:
                 raise ResponseTooLargeError(url, f"decoded body exceeds the {max_bytes}-byte cap")
             pending = decoder.unconsumed_tail
+    while tail := decoder.decompress(b"", STEP):  # output the decompressor may still hold, step by step
+        body += tail
+        if len(body) > max_bytes:
+            raise ResponseTooLargeError(url, f"decoded body exceeds the {max_bytes}-byte cap")
     return bytes(body)
 
 

@@ -154,7 +154,7 @@ class HostLimiter:
             delay = self.delay_for(host)
             if delay > 0:
                 now = self._clock()
-                wait = self.book.reserve(host, delay, now) - now
+                wait = self.book.reserve(host, delay, now) - self._clock()  # the booking itself may take a while
                 if wait > 0:
                     self.waited += wait
                     self._sleep(wait)
