@@ -118,3 +118,17 @@ def test_two_processes_on_one_home_share_per_host_politeness(tmp_path):
     starts.sort()
     gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
     assert len(starts) >= 10 and min(gaps) >= 0.35, gaps  # both processes' requests, 0.4 s apart
+
+
+def test_sources_check_names_bad_items_without_a_traceback(tmp_path):
+    items = ('<item><title>ok</title><link>https://news.example/a</link></item>'
+             '<item><title>bad</title><link>http://xn--ls8h/x.html</link></item>')
+    with HostileServer() as hostile:
+        hostile.route("/feed.xml", Reply(200, f'<rss version="2.0"><channel><title>x</title>{items}</channel></rss>'
+                                         .encode(), {"Content-Type": "application/rss+xml"}))
+        sources = sources_file(tmp_path / "sources.yaml", {"mixed": hostile.url("/feed.xml")})
+        code, out, err, _peak, _s = run_measured(["sources", "check", "--json", "--sources", str(sources)],
+                                                 tmp_path / "home")
+    assert code == 0 and "Traceback" not in out + err, err
+    [feed] = json.loads(out)["feeds"]
+    assert feed["ok"] and feed["items"] == 1 and "field 'link'" in feed["skipped"][0]
