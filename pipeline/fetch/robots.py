@@ -7,7 +7,8 @@ tie), fetched once and kept ``ttl`` seconds, with RFC 9309's rules for errors:
     connection failures     :class:`RobotsUnavailableError` is transient, the page is tried again on a later poll,
                             and robots.txt is asked again after ``retry`` seconds (a copy fetched earlier is used
                             meanwhile when there is one, as 2.4 allows)
-    address guard refusal   re-raised as it is: the page's own host is refused
+    address guard refusal,  re-raised as they are: the page's own host is refused, or asked for a pause
+    Retry-After hold
 """
 
 from __future__ import annotations
@@ -19,7 +20,14 @@ from dataclasses import dataclass
 
 from protego import Protego
 
-from ..errors import BlockedURLError, FetchError, InvalidURLError, RobotsUnavailableError, TooManyRedirectsError
+from ..errors import (
+    BlockedURLError,
+    FetchError,
+    InvalidURLError,
+    RateLimitedError,
+    RobotsUnavailableError,
+    TooManyRedirectsError,
+)
 
 #: seconds before an unreachable robots.txt is asked again
 RETRY_UNREACHABLE = 300.0
@@ -66,8 +74,8 @@ class RobotsCache:
         now = self._clock()
         try:
             status, text = self._fetch(origin)
-        except (BlockedURLError, InvalidURLError):
-            raise
+        except (BlockedURLError, InvalidURLError, RateLimitedError):
+            raise  # the page's own host is refused, or has asked for a pause: no answer about robots.txt
         except TooManyRedirectsError:
             return _Robots(None, now)  # RFC 9309 2.3.1.2: past the redirects followed, robots.txt is unavailable
         except FetchError as exc:
