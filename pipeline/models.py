@@ -109,6 +109,10 @@ class FeedState(Record):
     last_success: datetime | None = None
     next_poll: datetime | None = None
     items_seen: int = 0
+    #: articles of this feed that failed for a transient reason: canonical URL → failed polls so far
+    retrying: dict[str, int] = Field(default_factory=dict)
+    #: articles given up after too many transient failures: canonical URL → the recorded reason (not tried again)
+    given_up: dict[str, str] = Field(default_factory=dict)
     #: running totals, kept with the feed so that any process can export them as metrics
     polls: int = 0
     not_modified_polls: int = 0

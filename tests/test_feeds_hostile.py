@@ -144,3 +144,21 @@ def test_article_skipped_for_a_transient_reason_is_retried_on_a_later_poll(setti
         server.route("/robots.txt", Reply(200, b"User-agent: *\nAllow: /\n"))
         second = poll_source(make_context(settings, store, transport, Clock()), source, force=True)
     assert second.new == 1 and second.item_errors == 0, second.errors
+
+
+def test_article_failing_transiently_on_every_poll_is_given_up_with_its_reason(settings, store, transport):  # noqa: F811
+    from pipeline.tasks.poll import MAX_ITEM_ATTEMPTS
+
+    with HostileServer() as server:
+        server.route("/robots.txt", Reply(503, b"busy"))
+        server.route("/feed.xml", Reply(200, rss(server.url("/a.html")), {"ETag": '"v1"'}))
+        source = Source(name="retry", feeds=[server.url("/feed.xml")])
+        reports = [poll_source(make_context(settings, store, transport), source, force=True)
+                   for _ in range(MAX_ITEM_ATTEMPTS)]
+        state = store.get_feed_state(source.feeds[0])
+        assert all("will retry" in r.errors[0] for r in reports)
+        assert any(f"given up after {MAX_ITEM_ATTEMPTS} polls" in e and "robots.txt" in e for e in reports[-1].errors)
+        assert server.url("/a.html") in state.given_up and state.retrying == {} and state.etag == '"v1"'
+        robots_asked = server.requests.count("/robots.txt")
+        last = poll_source(make_context(settings, store, transport), source, force=True)
+    assert last.item_errors == 0 and server.requests.count("/robots.txt") == robots_asked  # not tried again

@@ -74,6 +74,8 @@ def _articles_to_write(ctx: TaskContext, source: Source, items: list[FeedItem],
                 article = fetch_article(ctx, item, source)
             except RegwireError as exc:  # transient: retried on later polls; permanent: given up, reason recorded
                 failures += exc.transient
+                if exc.transient:
+                    report.retry[item.canonical_url] = str(exc)
                 report.item_errors += 1
                 report.errors.append(f"{item.url}: {'will retry' if exc.transient else 'given up'}: {exc}")
                 log.info("article %s skipped: %s", item.url, exc, extra=exc.at(article=item.url).where())

@@ -35,6 +35,11 @@ from .report import SourceReport
 
 log = logging.getLogger("regwire.poll")
 
+#: polls an article may fail for a transient reason (robots.txt unreachable, 503, timeout) before it is given up
+MAX_ITEM_ATTEMPTS = 5
+#: given-up articles remembered per feed (the most recent)
+MAX_GIVEN_UP = 500
+
 
 def load_source(ctx: TaskContext, name: str, sources_path: str | Path | None = None) -> Source:
     by_name = {s.name: s for s in load_sources(sources_path or ctx.settings.sources)}
@@ -130,18 +135,38 @@ def _poll_feed(ctx: TaskContext, source: Source, state: FeedState, report: Sourc
         report.item_errors += 1
         report.errors.append(f"item skipped: {skipped}")
         log.warning("%s", skipped, extra=skipped.at(source=source.name).where())
-    items = parsed.items
-    new, updated = report.new, report.updated
-    failures = ingest_items(ctx, source, items, report)
-    # Cache validators are kept only when no item failed for a transient reason: otherwise the next poll would get a
-    # 304 and those items would never be retried. (Items given up for a permanent reason are not retried on a 304.)
-    keep = failures == 0
-    ctx.store.save_feed_state(after_success(
+    items = [i for i in parsed.items if i.canonical_url not in state.given_up]
+    new, updated, retry_before = report.new, report.updated, set(report.retry)
+    ingest_items(ctx, source, items, report)
+    retrying, given_up = _retry_bookkeeping(state, {u: r for u, r in report.retry.items() if u not in retry_before})
+    for url, reason in given_up.items():
+        report.errors.append(f"{url}: {reason}")
+        log.warning("article %s: %s", url, reason, extra={"source": source.name, "feed": state.feed_url})
+    # Cache validators are kept only when no item waits for a retry: otherwise the next poll would get a 304 and those
+    # items would never be tried again. (Items given up, transiently or not, are not retried on a 304.)
+    keep = not retrying
+    polled = after_success(
         state, now, interval, status=result.status, items=len(items), fetch_seconds=fetch_seconds,
         new=report.new - new, updated=report.updated - updated,
         etag=result.headers.get("etag") if keep else None,
         last_modified=result.headers.get("last-modified") if keep else None,
-    ))
+    )
+    remembered = list({**state.given_up, **given_up}.items())[-MAX_GIVEN_UP:]
+    ctx.store.save_feed_state(polled.model_copy(update={"retrying": retrying, "given_up": dict(remembered)}))
+
+
+def _retry_bookkeeping(state: FeedState, failed: dict[str, str]) -> tuple[dict[str, int], dict[str, str]]:
+    """Articles that failed transiently this poll: those to retry (with their count of failed polls) and those given
+    up after MAX_ITEM_ATTEMPTS (with the reason). Articles stored since drop out of the count."""
+    retrying: dict[str, int] = {}
+    given_up: dict[str, str] = {}
+    for url, reason in failed.items():
+        attempts = state.retrying.get(url, 0) + 1
+        if attempts >= MAX_ITEM_ATTEMPTS:
+            given_up[url] = f"given up after {attempts} polls: {reason}"
+        else:
+            retrying[url] = attempts
+    return retrying, given_up
 
 
 def _count_failure(report: SourceReport, feed_url: str, error: RegwireError, message: str) -> None:
