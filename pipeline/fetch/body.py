@@ -167,5 +167,8 @@ def deadline_transport(**kwargs: Any) -> httpx.HTTPTransport:
     """httpx's HTTP transport whose sockets obey :func:`deadline` (the transport every fetcher should wrap)."""
     transport = httpx.HTTPTransport(**kwargs)
     pool = transport._pool  # noqa: SLF001 - httpx has no public hook for the network backend
+    if not isinstance(getattr(pool, "_network_backend", None), httpcore.NetworkBackend):
+        # a silently ignored backend would leave requests without their deadline: fail loudly on an httpx upgrade
+        raise RuntimeError("httpx/httpcore changed: cannot install the deadline backend")
     pool._network_backend = DeadlineBackend(pool._network_backend)  # noqa: SLF001
     return transport
