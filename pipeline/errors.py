@@ -172,6 +172,9 @@ class RateLimitedError(FetchError):
         self.until = until
         super().__init__(url, f"rate-limited until {until.astimezone(UTC):%H:%M} UTC")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.url, self.until), self.__dict__
+
 
 class RobotsUnavailableError(FetchError):
     """robots.txt could not be read (5xx, timeout, connection failure): RFC 9309 says assume complete disallow for
@@ -198,6 +201,9 @@ class FeedItemError(RegwireError):
         self.feed, self.item, self.field, self.reason = feed, item, field, reason
         where = f"feed {feed}: item {item}" + (f": field {field!r}" if field else "")
         super().__init__(f"{where}: {reason}")
+
+    def __reduce__(self) -> tuple[Any, ...]:  # picklable, so a parse in a worker process can report it
+        return type(self), (self.feed, self.item, self.field, self.reason), self.__dict__
 
 
 class ExtractionError(RegwireError):

@@ -162,3 +162,13 @@ def test_article_failing_transiently_on_every_poll_is_given_up_with_its_reason(s
         robots_asked = server.requests.count("/robots.txt")
         last = poll_source(make_context(settings, store, transport), source, force=True)
     assert last.item_errors == 0 and server.requests.count("/robots.txt") == robots_asked  # not tried again
+
+
+def test_a_parse_result_with_skipped_items_survives_pickling():
+    """Feeds may be parsed in a worker process: what it reports must cross the process boundary intact."""
+    import pickle
+
+    parsed = parse_feed_items(rss("https://news.example/a", "http://xn--ls8h/x.html"), FEED)
+    again = pickle.loads(pickle.dumps(parsed))
+    assert again.items == parsed.items and str(again.skipped[0]) == str(parsed.skipped[0])
+    assert again.skipped[0].field == "link" and again.skipped[0].feed == FEED
