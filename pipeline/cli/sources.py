@@ -38,6 +38,9 @@ def sources_list(sources: SourcesOption = None, as_json: JsonOption = False) -> 
                 "last_polled": state.last_polled.isoformat() if state and state.last_polled else None,
                 "next_poll": state.next_poll.isoformat() if state and state.next_poll else None,
                 "poll_interval": source.poll_interval or settings.schedule.default_poll_interval,
+                # articles waiting for a retry after a transient failure, and those given up (URL → reason)
+                "articles_retrying": len(state.retrying) if state else 0,
+                "articles_given_up": dict(state.given_up) if state else {},
             })
     if as_json:
         emit_json(rows)

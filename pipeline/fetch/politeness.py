@@ -8,8 +8,9 @@ that shares it, so the delay holds across them:
     FileSlotBook        every process on one machine that uses the same directory (``REGWIRE_HOME/hosts``), through
                         one lock file per host: concurrent ``regwire run`` processes and Airflow workers on one host
 
-Across machines the same protocol is kept by a shared store (see docs/politeness.md). A host's delay can be raised
-(robots.txt Crawl-delay, a server's Retry-After) but never drops below the configured minimum.
+Across machines the same protocol is kept by a shared store or Airflow pools (see docs/threat-model.md). A host's
+delay can be raised (robots.txt Crawl-delay, a server's 429) but never drops below the configured minimum; a server's
+Retry-After holds the host in the book (:meth:`SlotBook.hold`) for every process sharing it.
 """
 
 from __future__ import annotations
