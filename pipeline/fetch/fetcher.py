@@ -40,6 +40,8 @@ ROBOTS_MAX_BYTES = 512 * 1024
 DRAIN_MAX_BYTES = 64 * 1024
 #: the longest pause a server's Retry-After imposes on its host
 MAX_HOLD = timedelta(days=1)
+#: a host's pause shorter than this (seconds) is waited for; a longer one fails the request as rate-limited
+MAX_HOLD_WAIT = 5.0
 _SINGLE_BYTE = frozenset({"iso-8859-1", "latin-1", "latin1", "us-ascii", "ascii", "windows-1252", "cp1252"})
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 
@@ -206,7 +208,7 @@ class Fetcher:
     def _refuse_if_held(self, url: str, host: str) -> None:
         """A host that asked for a pause (Retry-After) gets none of our requests until it ends, forced or not."""
         held = self.limiter.held_until(host)
-        if held - time.time() > self.settings.http.total_timeout:
+        if held - time.time() > MAX_HOLD_WAIT:  # a short pause is waited for in the host's slot
             raise RateLimitedError(url, datetime.fromtimestamp(held, UTC))
 
     def _note_retry_after(self, url: str, response: httpx.Response) -> None:
