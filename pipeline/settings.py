@@ -101,6 +101,9 @@ class AlertSettings(_Group):
     max_attempts: int = Field(5, ge=1, le=100, description="sends before a delivery is given up")
     backoff_base: Seconds = Field(60.0, gt=0, le=24 * 3600, description="seconds before the first retry")
     backoff_max: Seconds = Field(3600.0, gt=0, le=7 * 24 * 3600)
+    #: seconds apprise waits for a receiver (to connect, and for each read of its answer); a receiver that has the
+    #: request but answers later than this leaves the delivery "unknown" (maybe delivered), which is not resent
+    send_timeout: Seconds = Field(10.0, gt=0, le=600)
     #: a claimed delivery not marked within this many seconds is claimed again (a sender that died mid-send)
     lease_seconds: Seconds = Field(600.0, gt=0, le=24 * 3600)
     #: on Elasticsearch/OpenSearch, use the percolator from this many enabled alerts on (bench/bench_alerts.py)

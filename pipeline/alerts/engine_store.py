@@ -197,6 +197,9 @@ class EngineAlertStore:
         self._mark(ids, {"state": DeliveryState.GIVEN_UP.value, "lease_until": None, "last_error": reason},
                    1 if attempted else 0)
 
+    def mark_unknown(self, ids: Sequence[str], reason: str) -> None:
+        self._mark(ids, {"state": DeliveryState.UNKNOWN.value, "lease_until": None, "last_error": reason}, 1)
+
     def deliveries(self, *, alert: str | None = None, state: DeliveryState | None = None,
                    article_id: str | None = None, limit: int = 100) -> list[Delivery]:
         filters = [{"term": {field: value}} for field, value in (

@@ -159,6 +159,8 @@ class DeliveryState(StrEnum):
     SENT = "sent"
     FAILED = "failed"  #: will be retried at ``next_try``
     GIVEN_UP = "given_up"  #: final; ``last_error`` says why
+    #: final: the request went out but no answer came (timeout, connection dropped): maybe delivered, not resent
+    UNKNOWN = "unknown"
 
 
 class Evidence(BaseModel):

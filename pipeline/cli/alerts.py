@@ -186,7 +186,7 @@ def alerts_log(
         emit_json([r.as_json() for r in rows])
         return
     table = Table("alert", "article", "channel", "state", "tries", "when", "reason", title="alert deliveries")
-    colours = {"sent": "green", "pending": "cyan", "failed": "yellow", "given_up": "red"}
+    colours = {"sent": "green", "pending": "cyan", "failed": "yellow", "given_up": "red", "unknown": "magenta"}
     for r in rows:
         when = r.sent_at if r.state is DeliveryState.SENT else r.next_try
         colour = colours[r.state.value]
@@ -240,7 +240,8 @@ def alerts_deliver(as_json: JsonOption = False) -> None:
     if as_json:
         emit_json(report.as_json())
     else:
-        console.print(f"sent {report.sent}, failed {report.failed} (will retry), given up {report.given_up}")
+        console.print(f"sent {report.sent}, failed {report.failed} (will retry), given up {report.given_up}, "
+                      f"outcome unknown {report.unknown} (not resent)")
         for error in report.errors:
             err_console.print(f"[yellow]{escape(error)}[/yellow]")
     raise typer.Exit(0 if report.ok else 1)
