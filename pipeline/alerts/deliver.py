@@ -27,6 +27,7 @@ from typing import Any
 from ..errors import AlertEvaluationError, ArticleNotFoundError, DeliveryError, DeliveryOutcomeUnknownError
 from ..settings import AlertSettings
 from ..store.base import Store
+from .channel_secrets import mask_channel
 from .channels import AppriseSender, Sender
 from .evaluate import Evaluation, Evaluator, SearchEvaluator
 from .models import Alert, Delivery, MatchedArticle, Mode
@@ -210,20 +211,21 @@ def message_for(alert: Alert, rows: Sequence[Delivery]) -> Message:
 def _send_one(alert_store: AlertStore, sender: Sender, alert: Alert, channel: str, rows: list[Delivery],
               now: datetime, config: AlertSettings, report: AlertRunReport) -> None:
     ids = [r.id for r in rows]
+    shown = mask_channel(channel)  # a definition stored before the secret rules may hold one in clear
     try:
         try:
             sender.send(channel, message_for(alert, rows))
         except DeliveryError:
             raise
         except Exception as exc:  # a bug in a channel plugin must not stop the other deliveries; retried
-            log.exception("alert %r: unexpected error sending to %s", alert.name, channel)
+            log.exception("alert %r: unexpected error sending to %s", alert.name, shown)
             raise DeliveryError(channel, f"internal error: {type(exc).__name__}: {exc}") from exc
     except DeliveryOutcomeUnknownError as exc:
         # the receiver may have it: resending could deliver a second copy, so it is recorded, not retried
         alert_store.mark_unknown(ids, exc.reason)
         report.unknown += 1
-        report.errors.append(f"{alert.name}: {channel}: {exc.reason}")
-        log.warning("alert %r: delivery to %s sent, outcome unknown (not resent): %s", alert.name, channel,
+        report.errors.append(f"{alert.name}: {shown}: {exc.reason}")
+        log.warning("alert %r: delivery to %s sent, outcome unknown (not resent): %s", alert.name, shown,
                     exc.reason)
         return
     except DeliveryError as exc:
@@ -232,14 +234,14 @@ def _send_one(alert_store: AlertStore, sender: Sender, alert: Alert, channel: st
             why = exc.reason if not exc.transient else f"gave up after {attempts} attempt(s): {exc.reason}"
             alert_store.mark_given_up(ids, why)
             report.given_up += 1
-            report.errors.append(f"{alert.name}: {channel}: {why}")
-            log.warning("alert %r: delivery to %s given up: %s", alert.name, channel, why)
+            report.errors.append(f"{alert.name}: {shown}: {why}")
+            log.warning("alert %r: delivery to %s given up: %s", alert.name, shown, why)
         else:
             next_try = now + timedelta(seconds=backoff(attempts, config))
             alert_store.mark_failed(ids, exc.reason, next_try)
             report.failed += 1
-            report.errors.append(f"{alert.name}: {channel}: {exc.reason} (retry at {next_try.isoformat()})")
-            log.info("alert %r: delivery to %s failed (attempt %d), retry at %s", alert.name, channel, attempts,
+            report.errors.append(f"{alert.name}: {shown}: {exc.reason} (retry at {next_try.isoformat()})")
+            log.info("alert %r: delivery to %s failed (attempt %d), retry at %s", alert.name, shown, attempts,
                      next_try)
         return
     # the window: a crash here (sent, not yet marked) means the lease expires and the message is sent again

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from ..errors import AlertNotFoundError, AlertStoreError
 from ..store.sqlite import SQLiteFile
-from .models import Alert, Delivery, DeliveryState, MatchedArticle, Mode
+from .models import STORED, Alert, Delivery, DeliveryState, MatchedArticle, Mode
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
@@ -145,9 +145,11 @@ class SQLiteAlertStore(SQLiteFile):
 
     def _alert(self, doc: str) -> Alert:
         try:
-            return Alert.model_validate_json(doc)
+            return Alert.model_validate_json(doc, context={STORED: True})
         except ValidationError as exc:  # a definition stored by an older, laxer version
-            raise AlertStoreError(f"{self.path}: stored alert cannot be read: {exc}") from exc
+            # the messages only: pydantic's own text quotes the input, which may hold a channel's secret
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3])
+            raise AlertStoreError(f"{self.path}: stored alert cannot be read: {problems}") from exc
 
     # -- deliveries -----------------------------------------------------------------------------------------------
 
