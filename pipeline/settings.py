@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
@@ -195,6 +196,22 @@ class Settings(BaseSettings):
     @property
     def db_path(self) -> Path:
         return self.home / "regwire.db"
+
+    def prepare_home(self) -> Path:
+        """Create ``home`` when missing and make sure it is a directory regwire can write (the embedded store, feed
+        state and host slots live there); a :class:`ConfigError` naming ``REGWIRE_HOME`` otherwise."""
+        home = self.home
+        if home.exists() and not home.is_dir():
+            raise ConfigError(f"REGWIRE_HOME: {home} is not a directory")
+        try:
+            home.mkdir(parents=True, exist_ok=True)
+            # os.access says yes to root on a read-only file system: only a write tells
+            with tempfile.TemporaryFile(dir=home):
+                pass
+        except OSError as exc:
+            action = "cannot write to" if home.is_dir() else "cannot create"
+            raise ConfigError(f"REGWIRE_HOME: {action} {home}: {exc.strerror or exc}") from exc
+        return home
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with some settings changed (flat names, as for the constructor); groups keep their other values."""

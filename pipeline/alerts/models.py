@@ -68,7 +68,7 @@ def env_refs(url: str) -> list[str]:
 class Alert(BaseModel):
     """A saved search (query string and filters, with search's semantics) plus who hears about it, where and when."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: str = Field(description="unique; letters, digits, spaces and _ . : @ -")
     owner: str = Field(min_length=1, description="who to ask about this alert (a person or a team)")
