@@ -112,12 +112,20 @@ def test_slow_webhook_gets_one_copy_and_the_log_says_outcome_unknown(tmp_path):
         (hit,) = hook.hits
         log = json.loads(regwire("alerts", "log", "--json", home=home, env=env).stdout)
         human = regwire("alerts", "log", home=home, env=env).stdout
-    assert [(r["state"], r["attempts"]) for r in log] == [("unknown", 1)]
-    assert "sent, outcome unknown (no answer within 1 s)" in log[0]["last_error"]
-    assert "unknown" in human and "outcome unknown" in human
-    key = delivery_key("kz", [(log[0]["article_id"], "any")])
-    assert hit.headers["idempotency-key"] == key and hit.json["idempotency_key"] == key
-    assert f"delivery key: {key}" in hit.json["message"]
+        assert [(r["state"], r["attempts"]) for r in log] == [("unknown", 1)]
+        assert "sent, outcome unknown (no answer within 1 s)" in log[0]["last_error"]
+        assert "unknown" in human and "outcome unknown" in human
+        key = delivery_key("kz", [(log[0]["article_id"], "any")])
+        assert hit.headers["idempotency-key"] == key and hit.json["idempotency_key"] == key
+        assert f"delivery key: {key}" in hit.json["message"]
+        # the owner checked the receiver and asks for it again: the same key goes out, and this time it is answered
+        hook.delay = 0
+        assert regwire("alerts", "resend", "999", home=home, env=env).returncode == 1
+        assert regwire("alerts", "resend", log[0]["id"], home=home, env=env).returncode == 0
+        resent = regwire("alerts", "deliver", "--json", home=home, env=env)
+        assert json.loads(resent.stdout)["sent"] == 1 and resent.returncode == 0
+        assert [h.headers["idempotency-key"] for h in hook.hits] == [key, key]
+        assert json.loads(regwire("alerts", "log", "--json", home=home, env=env).stdout)[0]["state"] == "sent"
 
 
 def test_every_send_of_a_message_carries_the_same_key():

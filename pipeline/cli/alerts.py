@@ -20,7 +20,7 @@ from rich.table import Table
 
 from ..alerts.channel_secrets import mask_channel
 from ..alerts.models import Alert, DeliveryState, Mode
-from .common import JsonOption, cli_context, cli_settings, console, emit_json, err_console, fail
+from .common import EXIT_FAILED, JsonOption, cli_context, cli_settings, console, emit_json, err_console, fail
 
 if TYPE_CHECKING:  # the stores and senders load when a command runs, not for `regwire --help`
     from ..alerts.store import AlertStore
@@ -186,16 +186,37 @@ def alerts_log(
     if as_json:
         emit_json([r.as_json() for r in rows])
         return
-    table = Table("alert", "article", "channel", "state", "tries", "when", "reason", title="alert deliveries")
+    table = Table("id", "alert", "article", "channel", "state", "tries", "when", "reason", title="alert deliveries")
     colours = {"sent": "green", "pending": "cyan", "failed": "yellow", "given_up": "red", "unknown": "magenta"}
     for r in rows:
         when = r.sent_at if r.state is DeliveryState.SENT else r.next_try
         colour = colours[r.state.value]
-        table.add_row(escape(r.alert), escape(f"{r.article.title[:50]} ({r.article_id[:8]} v{r.version_key})"),
+        table.add_row(r.id, escape(r.alert), escape(f"{r.article.title[:50]} ({r.article_id[:8]} v{r.version_key})"),
                       escape(mask_channel(r.channel).split("?")[0]), f"[{colour}]{r.state.value}[/{colour}]",
                       str(r.attempts),
                       when.isoformat()[:19] if when else "—", escape(r.last_error or ""))
     console.print(table)
+
+
+@alerts_app.command("resend")
+def alerts_resend(
+    ids: Annotated[list[str], typer.Argument(metavar="ID...", help="delivery ids (alerts log --json)")],
+    as_json: JsonOption = False,
+) -> None:
+    """Queue deliveries whose outcome is unknown (or that were given up) again; the next delivery run sends them.
+    Check the receiver first: an 'unknown' delivery may have arrived. The message keeps its idempotency key."""
+    with _alert_store() as (_ctx, store):
+        closed = {d.id: d for state in (DeliveryState.UNKNOWN, DeliveryState.GIVEN_UP)
+                  for d in store.deliveries(state=state, limit=1_000_000)}
+        missing = [i for i in ids if i not in closed]
+        if missing:
+            raise fail(f"no delivery with id {missing[0]!r} in state unknown or given_up (see alerts log)",
+                       EXIT_FAILED)
+        store.mark_failed(list(dict.fromkeys(ids)), "queued again by hand (alerts resend)", datetime.now(UTC))
+    if as_json:
+        emit_json({"queued": list(dict.fromkeys(ids))})
+        return
+    console.print(f"queued {len(set(ids))} delivery(ies) again; `regwire alerts deliver` sends them now")
 
 
 # -- test / deliver -------------------------------------------------------------------------------------------------
