@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from ..errors import AlertNotFoundError, AlertStoreError
 from ..store.engine import EngineClient, SearchEngineRequestError
-from .models import Alert, Delivery, DeliveryState, MatchedArticle, Mode
+from .models import STORED, Alert, Delivery, DeliveryState, MatchedArticle, Mode
 from .store import OPEN_STATES, PendingDelivery
 
 _KW = {"type": "keyword"}
@@ -126,9 +126,10 @@ class EngineAlertStore:
 
     def _alert(self, doc: dict[str, Any]) -> Alert:
         try:
-            return Alert.model_validate(doc)
-        except ValidationError as exc:
-            raise AlertStoreError(f"{self.definitions}: stored alert cannot be read: {exc}") from exc
+            return Alert.model_validate(doc, context={STORED: True})
+        except ValidationError as exc:  # the messages only: pydantic's text quotes the input (a channel's secret)
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3])
+            raise AlertStoreError(f"{self.definitions}: stored alert cannot be read: {problems}") from exc
 
     # -- deliveries -----------------------------------------------------------------------------------------------
 
