@@ -132,8 +132,9 @@ def test_every_send_of_a_message_carries_the_same_key():
     with SlowWebhook() as hook:
         hook.fail_next = 1
         sender = AppriseSender(env={}, allowed_hosts=LOOPBACK_HOSTS, timeout=2)
-        with pytest.raises(DeliveryError) as failed:
-            sender.send(f"json://127.0.0.1:{hook.port}/h", MESSAGE)
+        with pytest.raises(DeliveryError) as failed:  # a text that reads like a timeout is still just a text
+            sender.send(f"json://127.0.0.1:{hook.port}/h", Message("t", "Read timed out. Connection aborted.",
+                                                                   key=MESSAGE.key))
         assert failed.value.transient and not isinstance(failed.value, DeliveryOutcomeUnknownError)
         sender.send(f"json://127.0.0.1:{hook.port}/h", MESSAGE)
         sender.send(f"xml://127.0.0.1:{hook.port}/x", MESSAGE)

@@ -96,7 +96,9 @@ class AppriseSender:
         lines = logs.getvalue().splitlines()
         reason = " | ".join(line.split(" - ", 2)[-1].strip() for line in lines
                             if " - WARNING - " in line or " - ERROR - " in line) or "apprise reported a failure"
-        detail = next((line.split(" - ", 2)[-1].strip() for line in lines if any(m in line for m in _NO_ANSWER)), None)
+        # only apprise's exception lines: its debug log also holds the payload, whose text could say anything
+        exceptions = [line.split(" - ", 2)[-1].strip() for line in lines if "Socket Exception" in line]
+        detail = next((text for text in exceptions if any(m in text for m in _NO_ANSWER)), None)
         if detail is not None:
             self.stats["unknown"] += 1
             raise DeliveryOutcomeUnknownError(channel, self._redact(
