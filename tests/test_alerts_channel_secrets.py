@@ -28,6 +28,7 @@ SECRET = "s3cr3tT0kenABCD9876zyxw"
     (f"jsons://hooks.example.org/hook/{'ab12' * 8}", "path segment"),  # a hex id
     (f"slack://${{SLACK_TEAM}}/{SECRET}", "path segment"),  # a reference elsewhere does not cover the token
     (f"mailtos://desk:{SECRET}@smtp.example.org?to=desk@example.org", "password"),
+    (f"json://{SECRET}@hooks.example.org/hook", "user name"),
     (f"json://hooks.example.org/hook?+Authorization=Bearer%20${{T}}{SECRET}", "+Authorization="),
 ])
 def test_credentials_in_clear_are_refused_without_echoing_them(tmp_path, channel, named):

@@ -9,8 +9,8 @@ git and in ``alerts list --json``. The credential-bearing parts are:
   whose name says it carries a credential (``Authorization``, ``X-Api-Key``, ``token``, ``secret``, ``password``,
   ``signature``, ``cookie``...): its value must be a reference, optionally after an auth scheme word
   (``Bearer ${TOKEN}``);
-* a path segment or parameter value that looks like a token (a webhook id): 20 or more letters, digits, ``-`` and
-  ``_`` with at least four of each of letters and digits, or 24 or more hex digits;
+* a user name, path segment or parameter value that looks like a token (a webhook id): 20 or more letters, digits,
+  ``-`` and ``_`` with at least four of each of letters and digits, or 24 or more hex digits;
 * anything at all in a URL of a scheme that carries its token in host or path (``slack://``, ``tgram://``...): at
   least one reference.
 
@@ -69,6 +69,10 @@ def credential_parts(url: str) -> Iterator[tuple[str, str, str]]:
     if parts.password and not _only_references(_unguard(parts.password)):
         raw = _unguard(parts.password)
         yield "password", raw, "put the password in an environment variable (user:${SMTP_PASSWORD}@...)"
+    user = unquote(_unguard(parts.username or ""))
+    if user and not ENV_REF.search(user) and looks_like_token(user):
+        yield "user name", _unguard(parts.username or ""), \
+            "this looks like a token: reference it from the environment (${HOOK_USER}@...)"
     for segment in parts.path.split("/"):
         value = unquote(_unguard(segment))
         if value and not ENV_REF.search(value) and looks_like_token(value):
