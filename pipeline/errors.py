@@ -31,6 +31,7 @@ defined here (the packages that raise them import them from this module).
     │       ├── SearchEngineRequestError       the engine refused the request (4xx)                      permanent
     │       └── IndexMigrationError            ``regwire index migrate`` could not verify or swap        permanent
     ├── DeliveryError                   one alert channel could not be notified (``transient`` set per case)
+    │   └── DeliveryOutcomeUnknownError the request went out but no answer came (maybe delivered)    permanent
     ├── AlertEvaluationError            some alerts could not be evaluated on a batch (the others were delivered)
     └── SourcePollError                 a source had failing feeds; ``report`` holds what did work; transient when
                                         any of its feed errors is
@@ -275,6 +276,15 @@ class DeliveryError(RegwireError):
     def __init__(self, channel: str, reason: str, *, transient: bool = True):
         self.channel, self.reason, self.transient = channel, reason, transient
         super().__init__(f"{channel}: {reason}")
+
+
+class DeliveryOutcomeUnknownError(DeliveryError):
+    """The request reached the receiver (or may have) but no answer came in time: it may have been delivered.
+
+    Not retried: resending blindly is how a slow receiver gets five copies of one alert."""
+
+    def __init__(self, channel: str, reason: str):
+        super().__init__(channel, reason, transient=False)
 
 
 class AlertEvaluationError(RegwireError):
