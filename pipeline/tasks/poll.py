@@ -18,9 +18,10 @@ from pathlib import Path
 from ..errors import ConfigError, FeedParseError, FetchError, RegwireError, SourcePollError, StoreError
 from ..logs import log_context
 from ..models import FeedState, FeedStatus
-from ..sources import Source, load_sources, parse_feed
+from ..sources import Source, load_sources
 from ..sources.schedule import after_failure, after_success, is_due
 from .context import TaskContext
+from .documents import is_sitemap, next_interval, read_document
 from .health import unhealthy_reason
 from .ingest import ingest_items
 from .report import SourceReport
@@ -58,7 +59,7 @@ def poll_source(ctx: TaskContext, source: Source, *, force: bool = False) -> Sou
     started = time.monotonic()
     report = SourceReport(source.name)
     with log_context(source=source.name, stage="poll"):
-        for feed_url in source.feeds:
+        for feed_url in source.urls:
             with log_context(feed=feed_url):
                 _poll_feed_if_due(ctx, source, feed_url, report, force=force)
     report.seconds = time.monotonic() - started
@@ -106,25 +107,31 @@ def _poll_feed(ctx: TaskContext, source: Source, state: FeedState, report: Sourc
         headers["If-Modified-Since"] = state.last_modified
     now = ctx.clock()
     started = time.monotonic()
-    result = ctx.fetcher.get(state.feed_url, headers=headers, max_bytes=ctx.settings.http.max_feed_bytes)
+    result = ctx.fetcher.get(state.feed_url, headers=headers, max_bytes=ctx.settings.http.max_feed_bytes,
+                             obey_robots=is_sitemap(source, state.feed_url))
     fetch_seconds = time.monotonic() - started
-    interval = source.poll_interval or ctx.settings.schedule.default_poll_interval
     if result.not_modified:
         report.not_modified += 1
+        interval = next_interval(ctx, source, state, result, now, None)
         ctx.store.save_feed_state(after_success(state, now, interval, status=304, fetch_seconds=fetch_seconds))
         return
-    items = parse_feed(result.content, result.final_url, result.headers.get("content-type"))
+    document = read_document(ctx, source, state, result, now)
+    report.errors += document.errors
+    report.item_errors += len(document.errors)
     new, updated = report.new, report.updated
-    failures = ingest_items(ctx, source, items, report)
+    failures = ingest_items(ctx, source, document.items, report) + len(document.errors)
     # Cache validators are kept only when every item made it into the store: otherwise the next poll would get a
     # 304 and the failed items would never be retried.
     keep = failures == 0
-    ctx.store.save_feed_state(after_success(
-        state, now, interval, status=result.status, items=len(items), fetch_seconds=fetch_seconds,
-        new=report.new - new, updated=report.updated - updated,
+    saved = after_success(
+        state, now, next_interval(ctx, source, state, result, now, document), status=result.status,
+        items=len(document.items), fetch_seconds=fetch_seconds, new=report.new - new, updated=report.updated - updated,
         etag=result.headers.get("etag") if keep else None,
         last_modified=result.headers.get("last-modified") if keep else None,
-    ))
+    )
+    if keep and document.sitemap_children is not None:
+        saved = saved.model_copy(update={"sitemap_children": document.sitemap_children})
+    ctx.store.save_feed_state(saved)
 
 
 def _count_failure(report: SourceReport, feed_url: str, error: RegwireError, message: str) -> None:
