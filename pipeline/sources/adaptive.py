@@ -31,7 +31,8 @@ SYNDICATION_PERIODS = {"hourly": 3600, "daily": 86400, "weekly": 7 * 86400, "mon
 _TTL = re.compile(rb"<ttl>\s*(\d{1,7})\s*</ttl>", re.IGNORECASE)
 _SY_PERIOD = re.compile(rb"<(?:[\w.-]+:)?updatePeriod>\s*([A-Za-z]+)\s*</", re.IGNORECASE)
 _SY_FREQUENCY = re.compile(rb"<(?:[\w.-]+:)?updateFrequency>\s*(\d{1,6})\s*</", re.IGNORECASE)
-_MAX_AGE = re.compile(r"(?:^|,)\s*(?:s-)?max-age\s*=\s*\"?(\d{1,10})", re.IGNORECASE)
+#: max-age only: s-maxage is for shared caches, and regwire is a private client
+_MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d{1,10})", re.IGNORECASE)
 #: hints sit in the channel header; the first bytes are enough and keep a huge document cheap
 _HINT_SCAN_BYTES = 65536
 
@@ -107,7 +108,7 @@ def feed_hint(content: bytes) -> tuple[int | None, str]:
 
 
 def max_age(headers: Mapping[str, str]) -> int | None:
-    """``Cache-Control: max-age`` (or ``s-maxage``) in seconds; None when absent, zero or ``no-store``."""
+    """``Cache-Control: max-age`` in seconds; None when absent, zero or ``no-store``."""
     value = headers.get("cache-control") or ""
     if "no-store" in value.lower():
         return None
