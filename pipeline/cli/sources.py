@@ -143,3 +143,22 @@ def sources_enable(
             if state.feed_url in feeds:
                 ctx.store.save_feed_state(reenable(state, datetime.now(UTC)))
                 console.print(f"re-enabled {escape(state.feed_url)}")
+
+
+@sources_app.command("discover")
+def sources_discover(
+    url: Annotated[str, typer.Argument(help="a site's page (its home page, usually)")],
+    as_json: JsonOption = False,
+) -> None:
+    """Find a site's feeds (<link rel=alternate>) and sitemaps (robots.txt), check each once, print a sources entry."""
+    from ..sources.discover import as_yaml, discover
+
+    settings = cli_settings()
+    with cli_context(settings) as ctx:
+        found = discover(ctx.fetcher, url, max_bytes=settings.http.max_feed_bytes)
+    if as_json:
+        emit_json(found.as_json())
+    else:
+        typer.echo(as_yaml(found), nl=False)
+    if not any(f.use for f in (*found.feeds, *found.sitemaps)):
+        raise typer.Exit(1)
