@@ -4,6 +4,7 @@ conditional GET and hostile documents."""
 from __future__ import annotations
 
 import gzip
+import json
 import hashlib
 from datetime import UTC, datetime, timedelta
 
@@ -183,3 +184,35 @@ def test_entries_without_a_usable_loc_or_date_are_skipped_not_fatal():
     assert [(e.loc, e.lastmod) for e in sitemap.entries] == [
         ("https://a.example/x", None), ("https://a.example/y", datetime(2024, 5, 2, tzinfo=UTC))]
     assert parse_w3c_datetime("2024-05-02T08:00+02:00") == datetime(2024, 5, 2, 6, tzinfo=UTC)
+
+
+def test_cli_run_over_sitemap_sources_and_search_by_kind(tmp_path, site):
+    from test_cli import regwire
+
+    now = datetime.now(UTC)
+    mica = "/news/eu-mica-casp-licensing-esma-guidance.html"
+    site.route("/regulator-sitemap.xml", conditional(URLSET.format(
+        news_url(site.url(SEED_PAGE), (now - timedelta(hours=1)).isoformat(), SEED_TITLE))))
+    site.route("/outlet-sitemap.xml", conditional(URLSET.format(
+        plain_url(site.url(mica), (now - timedelta(hours=2)).isoformat()))))
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(f"sources:\n"
+                       f"  - name: a-regulator\n    kind: regulator\n    sitemaps: ['{site.url('/regulator-sitemap.xml')}']\n"
+                       f"  - name: a-desk\n    kind: outlet\n    sitemaps: ['{site.url('/outlet-sitemap.xml')}']\n")
+    env = {"REGWIRE_SOURCES": str(sources)}
+    run = regwire("run", "--once", "--json", home=tmp_path, env=env)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert {r["source"]: r["new"] for r in json.loads(run.stdout)["sources"]} == {"a-regulator": 1, "a-desk": 1}
+
+    def titles(*args: str) -> list[str]:
+        result = regwire("search", "--json", *args, home=tmp_path, env=env)
+        assert result.returncode == 0, result.stderr
+        return [h["title"] for h in json.loads(result.stdout)["hits"]]
+
+    assert titles("--kind", "regulator") == [SEED_TITLE]
+    assert len(titles("--kind", "outlet")) == 1 and SEED_TITLE not in titles("--kind", "outlet")
+    assert len(titles()) == 2
+    missing = regwire("search", "--kind", "standard-setter", home=tmp_path, env=env)
+    assert missing.returncode == 2 and "no source of kind 'standard-setter'" in missing.stderr
+    listed = json.loads(regwire("sources", "list", "--json", home=tmp_path, env=env).stdout)
+    assert {r["type"] for r in listed} == {"sitemap"} and all(r["status"] == "active" for r in listed)
