@@ -4,8 +4,8 @@ conditional GET and hostile documents."""
 from __future__ import annotations
 
 import gzip
-import json
 import hashlib
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
