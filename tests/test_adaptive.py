@@ -13,7 +13,14 @@ from test_pipeline import Clock, make_context
 
 from pipeline import Source
 from pipeline.demo import Response
-from pipeline.sources.adaptive import Bounds, choose_interval, feed_hint, max_age, observed_entry_interval
+from pipeline.sources.adaptive import (
+    Bounds,
+    choose_interval,
+    entry_rhythm,
+    feed_hint,
+    max_age,
+    observed_entry_interval,
+)
 from pipeline.store import SQLiteStore
 from pipeline.tasks import poll_source
 
@@ -119,6 +126,17 @@ def test_observed_interval_ignores_what_says_nothing():
     assert observed_entry_interval([NOW - timedelta(days=60), NOW - timedelta(days=61)], NOW) is None  # too old
     assert observed_entry_interval([NOW] * 10, NOW) is None  # one build date stamped on every item
     assert observed_entry_interval([NOW], NOW) is None
+
+
+def test_a_quiet_feed_goes_to_the_maximum_and_an_undated_one_to_the_default():
+    assert entry_rhythm([NOW - timedelta(days=400), NOW - timedelta(days=500)], NOW) == (
+        30 * 86400, "no entry in the last 30d")
+    assert entry_rhythm([NOW - timedelta(days=3), NOW - timedelta(days=300)], NOW) == (
+        30 * 86400, "one distinct entry date in the last 30d")
+    assert entry_rhythm([None, None], NOW) == (None, "")
+    observed, how = entry_rhythm([NOW - timedelta(days=400)], NOW)
+    quiet = choose_interval(bounds=Bounds(300, 86400), default=900, observed=observed, observed_how=how)
+    assert (quiet.seconds, quiet.reason) == (86400, "no entry in the last 30d; capped at the maximum 1d")
 
 
 def test_never_below_the_host_politeness_delay():

@@ -89,6 +89,24 @@ def observed_entry_interval(dates: Iterable[datetime | None], now: datetime) -> 
     return (recent[0] - recent[-1]).total_seconds() / (len(recent) - 1)
 
 
+def entry_rhythm(dates: Iterable[datetime | None], now: datetime) -> tuple[float | None, str]:
+    """Seconds between entries as the document shows them, and how that was read (None: it dates nothing).
+
+    A document whose entries are all older than the observation window, or that has one recent entry, is quiet:
+    one entry per window at most (the bounds then hold it at the maximum), as Miniflux does with a weekly count of 0.
+    """
+    dated = [d for d in dates if d is not None]
+    if (observed := observed_entry_interval(dated, now)) is not None:
+        return observed, f"observed one entry every {human_seconds(observed)}"
+    window = OBSERVATION_WINDOW.total_seconds()
+    recent = {d for d in dated if now - OBSERVATION_WINDOW <= d <= now + timedelta(hours=1)}
+    if len(recent) == 1:
+        return window, f"one distinct entry date in the last {human_seconds(window)}"
+    if dated and not recent:
+        return window, f"no entry in the last {human_seconds(window)}"
+    return None, ""
+
+
 def feed_hint(content: bytes) -> tuple[int | None, str]:
     """The publisher's own update interval stated in a feed document, in seconds, and where it came from.
 
@@ -117,10 +135,10 @@ def max_age(headers: Mapping[str, str]) -> int | None:
 
 
 def choose_interval(*, bounds: Bounds, default: int, observed: float | None = None, hint: int | None = None,
-                    hint_source: str = "", cache_max_age: int | None = None) -> PollInterval:
+                    hint_source: str = "", cache_max_age: int | None = None, observed_how: str = "") -> PollInterval:
     """The next interval from what was observed and what the publisher asks, within ``bounds``."""
     if observed is not None:
-        seconds, reason = observed, f"observed one entry every {human_seconds(observed)}"
+        seconds, reason = observed, observed_how or f"observed one entry every {human_seconds(observed)}"
     else:
         seconds, reason = float(default), "no dated entries yet: the default interval"
     for asked, label in ((hint, hint_source or "the feed's update hint"), (cache_max_age, "Cache-Control max-age")):

@@ -18,10 +18,10 @@ from ..sources.adaptive import (
     Bounds,
     PollInterval,
     choose_interval,
+    entry_rhythm,
     feed_hint,
     fixed_interval,
     max_age,
-    observed_entry_interval,
 )
 from ..sources.sitemaps import read_sitemap
 from .context import TaskContext
@@ -65,9 +65,9 @@ def next_interval(ctx: TaskContext, source: Source, state: FeedState, result: Fe
         return fixed
     host = urlsplit(state.feed_url).hostname or ""
     bounds = Bounds.for_source(source, ctx.settings.schedule, ctx.fetcher.limiter.delay_for(host))
-    if document is None:
-        observed, hint, hint_source = state.observed_interval, state.feed_hint, ""
+    if document is None:  # a 304: the document is the one last seen
+        observed, how, hint, hint_source = state.observed_interval, "", state.feed_hint, ""
     else:
-        observed, hint, hint_source = observed_entry_interval(document.dates, now), document.hint, document.hint_source
-    return choose_interval(bounds=bounds, default=ctx.settings.schedule.default_poll_interval,
-                           observed=observed, hint=hint, hint_source=hint_source, cache_max_age=max_age(result.headers))
+        (observed, how), hint, hint_source = entry_rhythm(document.dates, now), document.hint, document.hint_source
+    return choose_interval(bounds=bounds, default=ctx.settings.schedule.default_poll_interval, observed=observed,
+                           observed_how=how, hint=hint, hint_source=hint_source, cache_max_age=max_age(result.headers))
