@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .errors import ConfigError
@@ -82,6 +82,14 @@ class ScheduleSettings(_Group):
     suspend_after: int = Field(10, ge=1, le=1000)
     #: sources polled at once by ``regwire run`` (each source's feeds run one after another)
     workers: int = Field(4, ge=1, le=64)
+
+    @field_validator("max_poll_interval")
+    @classmethod
+    def _bounds_in_order(cls, maximum: int, info: ValidationInfo) -> int:
+        minimum = info.data.get("min_poll_interval")
+        if minimum is not None and maximum < minimum:
+            raise ValueError(f"below REGWIRE_MIN_POLL_INTERVAL ({minimum})")
+        return maximum
 
 
 class SearchSettings(_Group):

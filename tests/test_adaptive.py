@@ -11,7 +11,7 @@ import pytest
 from test_cli import regwire
 from test_pipeline import Clock, make_context
 
-from pipeline import Source
+from pipeline import ConfigError, Source
 from pipeline.demo import Response
 from pipeline.sources.adaptive import (
     Bounds,
@@ -137,6 +137,24 @@ def test_a_quiet_feed_goes_to_the_maximum_and_an_undated_one_to_the_default():
     observed, how = entry_rhythm([NOW - timedelta(days=400)], NOW)
     quiet = choose_interval(bounds=Bounds(300, 86400), default=900, observed=observed, observed_how=how)
     assert (quiet.seconds, quiet.reason) == (86400, "no entry in the last 30d; capped at the maximum 1d")
+
+
+@pytest.mark.parametrize("source_bounds, expected", [
+    ({}, (300, 86400)),
+    ({"min_poll_interval": 600}, (600, 86400)),
+    ({"max_poll_interval": 120}, (120, 120)),  # the source's maximum wins over the global minimum
+    ({"min_poll_interval": 3 * 86400}, (3 * 86400, 3 * 86400)),
+    ({"min_poll_interval": 60, "max_poll_interval": 90}, (60, 90)),
+])
+def test_bounds_source_first_then_global(settings, source_bounds, expected):
+    source = Source(name="s", feeds=["https://a.example/rss"], **source_bounds)
+    bounds = Bounds.for_source(source, settings.schedule, politeness=1.0)
+    assert (bounds.minimum, bounds.maximum) == expected
+
+
+def test_global_bounds_out_of_order_name_the_variable(settings):
+    with pytest.raises(ConfigError, match="REGWIRE_MAX_POLL_INTERVAL: .*below REGWIRE_MIN_POLL_INTERVAL"):
+        settings.replace(min_poll_interval=3600, max_poll_interval=600)
 
 
 def test_never_below_the_host_politeness_delay():

@@ -60,8 +60,11 @@ class Bounds:
 
     @classmethod
     def for_source(cls, source: Source, settings: ScheduleSettings, politeness: float = 0.0) -> Bounds:
-        minimum = source.min_poll_interval or settings.min_poll_interval
-        maximum = source.max_poll_interval or settings.max_poll_interval
+        """The source's own bounds, the global ones where it sets none (a source's bound wins over a global one
+        that would contradict it: ``max_poll_interval: 120`` under a global minimum of 300 s polls every 120 s)."""
+        minimum = source.min_poll_interval or min(settings.min_poll_interval,
+                                                  source.max_poll_interval or settings.min_poll_interval)
+        maximum = source.max_poll_interval or max(settings.max_poll_interval, minimum)
         return cls(minimum, max(minimum, maximum), politeness)
 
 
