@@ -216,3 +216,31 @@ def test_cli_run_over_sitemap_sources_and_search_by_kind(tmp_path, site):
     assert missing.returncode == 2 and "no source of kind 'standard-setter'" in missing.stderr
     listed = json.loads(regwire("sources", "list", "--json", home=tmp_path, env=env).stdout)
     assert {r["type"] for r in listed} == {"sitemap"} and all(r["status"] == "active" for r in listed)
+
+
+def test_the_address_guard_and_byte_cap_hold_for_sitemaps(settings, store, transport, site):
+    """Entries and children pointing at metadata or private addresses are refused by the guard (the loopback-only
+    test transport would fail the test if anything got past it); an oversized sitemap fails its feed."""
+    recent = "2022-09-29T08:00:00Z"
+    site.route("/hostile-index.xml", conditional(INDEX.format(
+        f"<sitemap><loc>http://169.254.169.254/latest/meta-data/sitemap.xml</loc><lastmod>{recent}</lastmod></sitemap>"
+        f"<sitemap><loc>{site.url('/inner.xml')}</loc><lastmod>{recent}</lastmod></sitemap>")))
+    site.route("/inner.xml", conditional(URLSET.format(plain_url("http://10.0.0.7/admin", recent))))
+    ctx = make_context(settings, store, transport, seed_clock())
+    report = poll_source(ctx, Source(name="hostile", sitemaps=[site.url("/hostile-index.xml")]))
+    assert report.item_errors == 2 and report.new == 0
+    # their robots.txt cannot be fetched (the guard refuses the address), which RFC 9309 reads as "disallow all"
+    assert report.errors[0].startswith("http://169.254.169.254/") and "robots.txt" in report.errors[0]
+    assert "http://10.0.0.7/admin" in report.errors[1] and "robots.txt" in report.errors[1]
+    # with robots.txt ignored, the address guard itself refuses them
+    reckless = make_context(settings.replace(obey_robots=False), store, transport, seed_clock())
+    report = poll_source(reckless, Source(name="hostile", sitemaps=[site.url("/hostile-index.xml")]), force=True)
+    assert report.item_errors == 2 and all("refused" in e for e in report.errors), report.errors
+    assert transport.refused == []
+
+    huge = URLSET.format(plain_url(site.url(SEED_PAGE), recent) * 400)
+    assert len(huge) > 20_000
+    site.route("/huge.xml", conditional(huge))
+    capped = make_context(settings.replace(max_feed_bytes=16_384), store, transport, seed_clock())
+    report = poll_source(capped, Source(name="huge", sitemaps=[site.url("/huge.xml")]))
+    assert report.failed == 1 and "exceeds the 16384-byte cap" in report.errors[0]

@@ -178,7 +178,7 @@ def read_sitemap(fetcher: Fetcher, url: str, content: bytes, *, cutoff: datetime
             result = fetcher.get(child.loc, max_bytes=max_bytes, obey_robots=True)
             nested = parse_sitemap(inflate(result.content, child.loc, max_bytes), child.loc)
         except RegwireError as exc:
-            read.errors.append(f"{child.loc}: {exc}")
+            read.errors.append(str(exc) if child.loc in str(exc) else f"{child.loc}: {exc}")
             continue
         if nested.is_index:
             read.errors.append(f"{child.loc}: a sitemap index inside a sitemap index is not followed")
