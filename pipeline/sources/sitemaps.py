@@ -11,6 +11,7 @@ within the byte cap.
 
 from __future__ import annotations
 
+import io
 import re
 import zlib
 from dataclasses import dataclass, field
@@ -92,47 +93,61 @@ def inflate(content: bytes, url: str, max_bytes: int) -> bytes:
 
 def _local(element: etree._Element) -> str:
     tag = element.tag
-    return etree.QName(tag).localname if isinstance(tag, str) else ""
+    return tag.rpartition("}")[2] if isinstance(tag, str) else ""  # "{namespace}loc" → "loc"
 
 
 def _text(element: etree._Element | None) -> str:
     return (element.text or "").strip() if element is not None else ""
 
 
-def _first(element: etree._Element, name: str, *, deep: bool = False) -> etree._Element | None:
-    """The first child (or descendant) named ``name`` in any namespace: publishers get namespaces wrong."""
-    for child in element.iter() if deep else element:
-        if child is not element and _local(child) == name:
-            return child
-    return None
+def _children(element: etree._Element | None) -> dict[str, etree._Element]:
+    """The first child of each name, in any namespace: publishers get namespaces wrong."""
+    named: dict[str, etree._Element] = {}
+    for child in element if element is not None else ():
+        named.setdefault(_local(child), child)
+    return named
+
+
+def _entry(node: etree._Element) -> SitemapEntry | None:
+    fields = _children(node)
+    loc = _text(fields.get("loc"))
+    if not loc.lower().startswith(("http://", "https://")):
+        return None  # a relative or missing <loc> is invalid in a sitemap; one bad entry never costs the others
+    lastmod_text = _text(fields.get("lastmod"))
+    news = _children(fields.get("news"))
+    language = _text(_children(news.get("publication")).get("language"))
+    return SitemapEntry(loc, parse_w3c_datetime(lastmod_text), lastmod_text,
+                        parse_w3c_datetime(_text(news.get("publication_date"))), _text(news.get("title")),
+                        language.split("-")[0].lower()[:2] or None)
 
 
 def parse_sitemap(content: bytes, url: str) -> Sitemap:
-    """A sitemap or sitemap index. Raises :class:`FeedParseError` naming the sitemap when it is neither."""
+    """A sitemap or sitemap index. Raises :class:`FeedParseError` naming the sitemap when it is neither.
+
+    Read as a stream, each entry dropped from the tree once read: a 50,000-entry sitemap (the protocol's maximum)
+    never sits in memory as a whole tree (bench/bench_sitemaps.py).
+    """
     if _ENTITY_DECL.search(content[:65536]):
         raise FeedParseError(url, "document declares XML entities (<!ENTITY>); refused to prevent entity expansion")
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, remove_comments=True, huge_tree=False)
+    entries: list[SitemapEntry] = []
+    events = etree.iterparse(io.BytesIO(content), events=("end",), tag=("{*}url", "{*}sitemap", "url", "sitemap"),
+                             resolve_entities=False, no_network=True, remove_comments=True, huge_tree=False)
     try:
-        root = etree.fromstring(content, parser=parser)
+        for _event, node in events:
+            parent = node.getparent()
+            if parent is None or parent.getparent() is not None:
+                continue  # only the root's children are entries (a <url> nested elsewhere is something else)
+            if (entry := _entry(node)) is not None:
+                entries.append(entry)
+            node.clear()
+            while node.getprevious() is not None:
+                del parent[0]
+        root = events.root
     except etree.XMLSyntaxError as exc:
         raise FeedParseError(url, f"not a sitemap: invalid XML: {exc}") from exc
-    kind = _local(root)
+    kind = _local(root) if root is not None else ""
     if kind not in ("urlset", "sitemapindex"):
         raise FeedParseError(url, f"not a sitemap: root element <{kind}> (expected <urlset> or <sitemapindex>)")
-    entries = []
-    for node in root:
-        if _local(node) not in ("url", "sitemap"):
-            continue
-        loc = _text(_first(node, "loc"))
-        if not loc.lower().startswith(("http://", "https://")):
-            continue  # a relative or missing <loc> is invalid in a sitemap; one bad entry never costs the others
-        lastmod_text = _text(_first(node, "lastmod"))
-        news = _first(node, "news")
-        published = parse_w3c_datetime(_text(_first(news, "publication_date"))) if news is not None else None
-        title = _text(_first(news, "title")) if news is not None else ""
-        language = _text(_first(news, "language", deep=True)) if news is not None else ""
-        entries.append(SitemapEntry(loc, parse_w3c_datetime(lastmod_text), lastmod_text, published, title,
-                                    language.split("-")[0].lower()[:2] or None))
     return Sitemap(kind == "sitemapindex", entries)
 
 
