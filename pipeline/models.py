@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -106,6 +106,8 @@ class FeedState(Record):
     interval_reason: str | None = None
     observed_interval: float | None = None
     feed_hint: int | None = None
+    #: what the URL is: a feed, or a sitemap (fetched under robots.txt, also when maintenance re-checks it)
+    document: Literal["feed", "sitemap"] = "feed"
     #: sitemap indexes: the lastmod of each child sitemap last read, so unchanged children are not fetched again
     sitemap_children: dict[str, str] = Field(default_factory=dict)
 

@@ -11,12 +11,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from test_pipeline import Clock, make_context
 
-from pipeline import SearchQuery, Source
+from pipeline import FeedStatus, SearchQuery, Source
 from pipeline.demo import Response
 from pipeline.errors import FeedParseError
 from pipeline.sources.sitemaps import inflate, parse_sitemap, parse_w3c_datetime
 from pipeline.store import SQLiteStore
-from pipeline.tasks import poll_source
+from pipeline.tasks import poll_source, recheck_suspended
 
 SEED_PAGE = "/news/kazakhstan-crypto-cash-conversion.html"
 SEED_TITLE = "Kazakhstan ready to legalize crypto-to-cash conversion, says president"
@@ -149,8 +149,15 @@ def test_a_sitemap_index_reads_recent_children_once(settings, store, transport, 
 def test_robots_txt_forbids_a_sitemap(settings, store, transport, site):
     site.route("/members/sitemap.xml", conditional(URLSET.format("")))
     source = Source(name="members", sitemaps=[site.url("/members/sitemap.xml")])
-    report = poll_source(make_context(settings, store, transport, seed_clock()), source)
+    ctx = make_context(settings, store, transport, seed_clock())
+    report = poll_source(ctx, source)
     assert report.failed == 1 and "robots.txt" in report.errors[0]
+    state = store.get_feed_state(source.sitemaps[0])
+    assert state.document == "sitemap"
+    # maintenance's re-check of a suspended sitemap obeys robots.txt too
+    store.save_feed_state(state.model_copy(update={"status": FeedStatus.SUSPENDED}))
+    (rechecked,) = recheck_suspended(ctx, ctx.clock())
+    assert not rechecked["recovered"] and "robots.txt" in rechecked["error"]
     assert "/members/sitemap.xml" not in site.paths_requested()
 
 
@@ -216,6 +223,10 @@ def test_cli_run_over_sitemap_sources_and_search_by_kind(tmp_path, site):
     assert missing.returncode == 2 and "no source of kind 'standard-setter'" in missing.stderr
     listed = json.loads(regwire("sources", "list", "--json", home=tmp_path, env=env).stdout)
     assert {r["type"] for r in listed} == {"sitemap"} and all(r["status"] == "active" for r in listed)
+    checked = regwire("sources", "check", "--json", home=tmp_path, env=env)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert [(r["source"], r["ok"], r["items"]) for r in json.loads(checked.stdout)["feeds"]] == [
+        ("a-regulator", True, 1), ("a-desk", True, 1)]
 
 
 def test_the_address_guard_and_byte_cap_hold_for_sitemaps(settings, store, transport, site):

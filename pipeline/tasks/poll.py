@@ -100,6 +100,7 @@ def _poll_feed_if_due(ctx: TaskContext, source: Source, feed_url: str, report: S
 
 def _poll_feed(ctx: TaskContext, source: Source, state: FeedState, report: SourceReport) -> None:
     report.polled += 1
+    state.document = "sitemap" if is_sitemap(source, state.feed_url) else "feed"
     headers = {}
     if state.etag:
         headers["If-None-Match"] = state.etag
@@ -108,7 +109,7 @@ def _poll_feed(ctx: TaskContext, source: Source, state: FeedState, report: Sourc
     now = ctx.clock()
     started = time.monotonic()
     result = ctx.fetcher.get(state.feed_url, headers=headers, max_bytes=ctx.settings.http.max_feed_bytes,
-                             obey_robots=is_sitemap(source, state.feed_url))
+                             obey_robots=state.document == "sitemap")
     fetch_seconds = time.monotonic() - started
     if result.not_modified:
         report.not_modified += 1
