@@ -70,7 +70,8 @@ def sources_list(sources: SourcesOption = None, kind: KindOption = None, as_json
     for row in rows:
         status = row["status"]
         colour = {"active": "green", "suspended": "yellow", "disabled": "red"}.get(status, "dim")
-        label = escape(row["source"]) + ("" if row["enabled"] else " [dim](off)[/dim]")
+        label = (escape(row["source"]) + ("" if row["enabled"] else " [dim](off)[/dim]")
+                 + (" [yellow](unverified)[/yellow]" if row["unverified"] else ""))
         feed = escape(row["feed"]) + (" [dim](sitemap)[/dim]" if row["type"] == "sitemap" else "")
         table.add_row(label, feed, f"[{colour}]{status}[/{colour}]", str(row["consecutive_errors"]),
                       human_seconds(row["poll_interval"]), escape(row["interval_reason"]),
