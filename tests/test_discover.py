@@ -67,3 +67,10 @@ def test_link_and_robots_parsing():
     assert feed_links(html, "https://site.example/") == [("https://cdn.example/a.atom", "Atom", "")]
     robots = "Sitemap: https://a.example/s1.xml\nSITEMAP:https://a.example/s1.xml\nsitemap: ftp://a.example/x\n"
     assert robots_sitemaps(robots, "https://a.example/") == ["https://a.example/s1.xml"]
+
+
+def test_a_feed_url_discovers_itself(settings, transport, site):
+    with Fetcher(settings, transport=transport) as fetcher:
+        found = discover(fetcher, site.url("/feeds/atom.xml"))
+    assert [(f.url, f.use, f.entries) for f in found.feeds] == [(site.url("/feeds/atom.xml"), True, 5)]
+    assert [s.url for s in found.sitemaps] == [site.url("/sitemap.xml")]  # from robots.txt, offered commented out
