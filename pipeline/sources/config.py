@@ -8,14 +8,14 @@
         enabled: true               # optional
         max_articles_per_poll: 50   # optional
       - name: a-regulator
-        kind: regulator             # outlet | regulator | standard-setter (optional; `regwire sources list --kind`)
+        kind: regulator             # outlet | regulator | standard-setter (optional; filters: --kind)
         sitemaps: ["https://regulator.example/news-sitemap.xml"]   # beside or instead of feeds
         sitemap_window: 172800      # seconds: older sitemap entries are ignored (default REGWIRE_SITEMAP_WINDOW)
         min_poll_interval: 600      # adaptive polling bounds (defaults REGWIRE_MIN/MAX_POLL_INTERVAL)
         max_poll_interval: 43200
 
 ``poll_interval`` fixes a source's interval; without it each feed's interval adapts to its entry frequency (see
-:mod:`pipeline.sources.schedule`). A bad file fails before any request, naming the file, the source and the field.
+:mod:`pipeline.sources.adaptive`). A bad file fails before any request, naming the file, the source and the field.
 """
 
 from __future__ import annotations
