@@ -16,6 +16,7 @@ from ..models import FeedState, SearchHit, SearchResult, StoredArticle, WriteOut
 from ..query import ParsedQuery, SearchQuery, Sort, Term
 from ..tagging.models import Tags
 from .base import ArticleWrite, KnownArticle, WriteResult
+from .sqlite_stories import STORY_SCHEMA, SQLiteStories
 
 SCHEMA_VERSION = 1
 #: BM25 column weights (title, text): a word in the title counts five times as much
@@ -168,12 +169,13 @@ class SQLiteFile:
         self.close()
 
 
-class SQLiteStore(SQLiteFile):
+class SQLiteStore(SQLiteFile, SQLiteStories):
     """Store protocol over SQLite. Safe to share between threads (one connection, serialised by a lock)."""
 
     def __init__(self, path: str | Path):
-        super().__init__(path, _SCHEMA)
+        super().__init__(path, _SCHEMA + STORY_SCHEMA)
         self._query("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        self._backfill_stories()  # a store written before stories: cluster its articles once
 
     # -- articles -------------------------------------------------------------------------------------------------
 
@@ -193,6 +195,7 @@ class SQLiteStore(SQLiteFile):
             return WriteResult(write.id, WriteOutcome.UNCHANGED, row["version"])
         version = 1 if row is None else row["version"] + 1
         stored = write.to_stored(version)
+        stored.story_id = self._story_for(write.id, stored.title, stored.text)
         doc = stored.model_dump_json()
         values = (stored.title, stored.text, _iso(stored.published), _iso(stored.fetched_at), stored.language,
                   new_hash, version, _iso(write.feed_updated),
@@ -319,6 +322,7 @@ class SQLiteStore(SQLiteFile):
             f"SELECT a.id, a.doc, {score} AS score, {snippet} AS snippet {base}{clause} ORDER BY {order}"
             " LIMIT ? OFFSET ?", [*params, query.limit, query.offset])
         hits = [self._hit(row) for row in rows]
+        self._attach_story_sizes(hits)
         facets = self._facets(base, clause, params) if query.facets else {}
         return SearchResult(total=total, hits=hits, facets=facets, query=query.model_dump(mode="json"))
 
@@ -379,7 +383,7 @@ class SQLiteStore(SQLiteFile):
             source=stored.source, published=stored.published, language=stored.language,
             snippet=safe_snippet(row["snippet"] or ""),
             topics=tags.topics if tags else [], jurisdictions=tags.jurisdictions if tags else [],
-            relevance=tags.relevance if tags else None,
+            relevance=tags.relevance if tags else None, story_id=stored.story_id,
         )
 
     # -- feed state -----------------------------------------------------------------------------------------------

@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ...models import StoredArticle
+from .stories import story_fields
 
 #: article doc fields that are not part of StoredArticle (denormalised for search, aggregations and bookkeeping)
 SEARCH_ONLY_FIELDS = ("urls", "topics", "jurisdictions", "primary_jurisdiction", "entities", "relevance",
-                      "feed_updated", "created_seq", "seq")
+                      "feed_updated", "created_seq", "seq", "story_bands", "story_signature")
 
 
 def iso(value: datetime | None) -> str | None:
@@ -33,6 +34,7 @@ def article_extras(stored: StoredArticle, *, urls: Iterable[str], feed_updated: 
         "feed_updated": iso(feed_updated),
         "created_seq": created_seq,
         "seq": seq,
+        **story_fields(stored),
     }
 
 

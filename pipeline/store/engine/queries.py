@@ -19,7 +19,7 @@ SNIPPET_CHARS = 240
 FACET_SIZE = 1000
 MAX_WINDOW = 10_000
 SEARCH_FIELDS = ("title^5", "text")
-HIT_SOURCE = ["id", "title", "canonical_url", "source", "published", "language", "tags", "text"]
+HIT_SOURCE = ["id", "title", "canonical_url", "source", "published", "language", "tags", "story_id", "text"]
 
 
 def term_query(term: Term) -> dict[str, Any]:
@@ -121,7 +121,7 @@ def hit_from(raw: Mapping[str, Any]) -> SearchHit:
         url=src["canonical_url"], source=src["source"], published=src.get("published"),
         language=src.get("language"), snippet=snippet,
         topics=tags.get("topics", []) if tags else [], jurisdictions=tags.get("jurisdictions", []) if tags else [],
-        relevance=tags.get("relevance") if tags else None,
+        relevance=tags.get("relevance") if tags else None, story_id=src.get("story_id"),
     )
 
 

@@ -1,0 +1,33 @@
+"""``regwire stories``: the per-jurisdiction timeline, through the real command line over an embedded store."""
+
+from __future__ import annotations
+
+import json
+
+from test_cli import regwire
+from test_stories_store import ARTICLES, STORY_HEAD, WRITES
+
+from pipeline.store import SQLiteStore
+
+
+def test_stories_cli_lists_the_jurisdictions_stories_of_the_window(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    with SQLiteStore(home / "regwire.db") as store:
+        store.write_articles([WRITES[a["id"]] for a in ARTICLES])
+    out = regwire("stories", "--jurisdiction", "kz", "--since", "2025-03-01", "--until", "2025-04-30", "--json",
+                  home=home)
+    assert out.returncode == 0, out.stderr
+    listed = json.loads(out.stdout)
+    assert [s["story_id"] for s in listed] == [STORY_HEAD["kz-block"], STORY_HEAD["kz-mining"]]
+    assert listed[1]["size"] == 3 and listed[1]["sources"] == ["chainpost", "ledgerwire", "steppe-business"]
+    assert listed[1]["first_seen"].startswith("2025-03-11T09:00")
+
+    text = regwire("stories", "--jurisdiction", "KZ", "--since", "2025-03-01", "--until", "2025-04-30", home=home)
+    assert text.returncode == 0, text.stderr
+    assert "2 stories in KZ" in text.stdout
+    assert "Kazakhstan raises electricity levy on crypto miners" in text.stdout
+    assert "2025-03-11 → 2025-03-12 · 3 article(s) from 3 source(s)" in text.stdout
+
+    bad = regwire("stories", "--since", "0001-01-01T00:00+05:00", home=home)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and "--since" in bad.stderr
