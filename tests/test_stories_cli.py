@@ -31,3 +31,23 @@ def test_stories_cli_lists_the_jurisdictions_stories_of_the_window(tmp_path):
 
     bad = regwire("stories", "--since", "0001-01-01T00:00+05:00", home=home)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "--since" in bad.stderr
+
+
+def test_stories_api_route_lists_the_timeline_and_refuses_bad_dates(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from pipeline.store.backend import EmbeddedBackend
+    from pipeline.web import create_app
+
+    store = SQLiteStore(tmp_path / "regwire.db")
+    store.write_articles([WRITES[a["id"]] for a in ARTICLES])
+    client = TestClient(create_app(lambda: EmbeddedBackend(store.path, articles=store)))
+    resp = client.get("/api/stories", params={"jurisdiction": "hk", "since": "2025-02-01", "until": "2025-04-30"})
+    assert resp.status_code == 200
+    body = resp.json()
+    assert [s["story_id"] for s in body["stories"]] == [STORY_HEAD["hk-etf"], STORY_HEAD["hk-vatp"]]
+    assert body["stories"][1]["sources"] == ["chainpost", "harbour-finance", "ledgerwire"]
+    assert body["query"]["jurisdiction"] == "HK"
+    bad = client.get("/api/stories", params={"since": "2025-13-01"})
+    assert bad.status_code == 422 and "since" in bad.text
+    store.close()

@@ -21,6 +21,7 @@ from ..models import StoredArticle
 from ..query import SearchQuery, Sort
 from ..store.backend import Backend
 from ..store.base import Store
+from .stories import stories_router
 from .templates import render
 
 PAGE_SIZE = 20
@@ -128,6 +129,8 @@ def create_app(backend_factory: Callable[[], Backend], *, title: str = "regwire 
         return SearchQuery(q=q.strip(), topics=_clean(topic), jurisdictions=_clean(jurisdiction),
                            sources=_clean(source), languages=_clean(language), since=_day(since),
                            until=_day(until, end=True), sort=sort, limit=limit, offset=offset)
+
+    app.include_router(stories_router(store))  # GET /api/stories: the stories timeline
 
     @app.get("/api/health")
     def health() -> dict[str, Any]:
