@@ -50,6 +50,22 @@ def test_second_article_of_an_alerted_story_is_folded_not_sent(settings):
         assert sum(map(len, alerts.folded("kz").values())) == 2
 
 
+def test_a_story_arriving_in_one_batch_is_delivered_once_as_its_first_article(settings):
+    with SQLiteStore(settings.db_path) as store, SQLiteAlertStore(settings.db_path) as alerts, \
+            WebhookReceiver() as hook:
+        alerts.save_alert(Alert(name="hk", owner="desk", q="Harbourline",
+                                channels=[f"json://127.0.0.1:{hook.port}/hk"]), T0)
+        sender = AppriseSender(env={}, allowed_hosts=LOOPBACK_HOSTS)
+        ids = [r.id for r in store.write_articles([WRITES[k] for k in ("hk-vatp-a", "hk-vatp-b", "hk-vatp-c")])]
+        report = evaluate_and_deliver(store, alerts, list(reversed(ids)), config=settings.alerts, now=T0,
+                                      sender=sender)
+        assert (report.matches, report.recorded, report.sent) == (3, 1, 1)
+        (received,) = hook.on("/hk")
+        assert "SFC grants virtual asset trading platform licence to Harbourline" in json.loads(received.body)["title"]
+        folded = alerts.folded("hk")
+        assert list(folded) == [STORY_HEAD["hk-vatp"]] and sorted(folded[STORY_HEAD["hk-vatp"]]) == sorted(ids[1:])
+
+
 def test_engine_alert_store_claims_a_story_once_per_alert():
     from test_store_contract import make_search_store
 

@@ -88,15 +88,22 @@ def pending_for(alerts: Sequence[Alert], evaluation: Evaluation, store: Store, n
     per story: an article of a story whose first matching article the alert delivered is folded, not sent."""
     by_name = {a.name: a for a in alerts}
     articles: dict[str, Any] = {}
+    for article_id in {i for found in evaluation.matches.values() for i in found}:
+        try:
+            articles[article_id] = store.get_article(article_id)
+        except ArticleNotFoundError:  # deleted between search and now
+            articles[article_id] = None
+
+    def head_first(item: tuple[str, str]) -> bool:
+        # several articles of one story in a batch: the story's first article is the one delivered (a stable sort:
+        # otherwise the evaluation's order stays)
+        stored = articles[item[0]]
+        return stored is None or stored.story_id not in (None, stored.id)
+
     pending = []
     for name, found in evaluation.matches.items():
         alert = by_name[name]
-        for article_id, snippet in found.items():
-            if article_id not in articles:
-                try:
-                    articles[article_id] = store.get_article(article_id)
-                except ArticleNotFoundError:  # deleted between search and now
-                    articles[article_id] = None
+        for article_id, snippet in sorted(found.items(), key=head_first):
             stored = articles[article_id]
             if stored is None:
                 continue
