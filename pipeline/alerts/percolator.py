@@ -19,7 +19,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import AlertStoreError
-from ..store.engine import ANALYSIS, ARTICLE_MAPPINGS, EngineClient, SearchEngineRequestError, filters, text_query
+from ..store.engine import ANALYSIS, ARTICLE_MAPPINGS, EngineClient, SearchEngineRequestError, filters
+from ..store.engine_query import engine_query
 from .evaluate import Evaluation, chunks
 from .models import Alert
 
@@ -30,12 +31,10 @@ MAX_ALERTS = 10_000
 def percolator_query(alert: Alert) -> dict[str, Any]:
     """The alert's search query (text and filters) as a stored percolator query."""
     query = alert.search_query()
-    must, must_not = text_query(query.parsed())
+    clause = engine_query(query.parsed())
     body: dict[str, Any] = {"filter": filters(query)}
-    if must:
-        body["must"] = must
-    if must_not:
-        body["must_not"] = must_not
+    if clause is not None:
+        body["must"] = [clause]
     return {"bool": body}
 
 

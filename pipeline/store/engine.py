@@ -29,7 +29,8 @@ from ..errors import (  # noqa: F401 - re-exported for the adapters and the stor
     SearchEngineUnavailableError,
 )
 from ..models import SearchHit, StoredArticle
-from ..query import ParsedQuery, SearchQuery, Sort, Term
+from ..query import SearchQuery, Sort, positive_words
+from .engine_query import engine_query
 
 #: article doc fields that are not part of StoredArticle (denormalised for search, aggregations and bookkeeping)
 SEARCH_ONLY_FIELDS = ("urls", "topics", "jurisdictions", "primary_jurisdiction", "entities", "relevance",
@@ -359,31 +360,6 @@ def apply_bulk_response(chunk: Chunk, response: Mapping[str, Any]) -> None:
 
 # -- search ---------------------------------------------------------------------------------------------------------
 
-SEARCH_FIELDS = ("title^5", "text")
-
-
-def term_query(term: Term) -> dict[str, Any]:
-    """One query-string term over title (boost 5) and text, with the embedded store's matching rules."""
-    if term.prefix:
-        value = term.text.lower()
-        return {"bool": {"should": [{"prefix": {"title": {"value": value, "boost": 5.0}}},
-                                    {"prefix": {"text": {"value": value}}}], "minimum_should_match": 1}}
-    if term.phrase:
-        return {"multi_match": {"query": term.text, "type": "phrase", "fields": list(SEARCH_FIELDS)}}
-    return {"multi_match": {"query": term.text, "fields": list(SEARCH_FIELDS), "operator": "and"}}
-
-
-def text_query(parsed: ParsedQuery) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(must, must_not): every OR-group must match (any of its terms); no excluded term may match."""
-    must = []
-    for group in parsed.must:
-        if len(group) == 1:
-            must.append(term_query(group[0]))
-        else:
-            must.append({"bool": {"should": [term_query(t) for t in group], "minimum_should_match": 1}})
-    return must, [term_query(t) for t in parsed.must_not]
-
-
 def filters(query: SearchQuery) -> list[dict[str, Any]]:
     """Filter clauses (no scoring): OR within a filter, AND across filters, like the embedded store."""
     out: list[dict[str, Any]] = []
@@ -425,22 +401,22 @@ def search_body(query: SearchQuery) -> dict[str, Any]:
     if query.offset + query.limit > MAX_WINDOW:
         raise SearchEngineRequestError(f"offset + limit must stay within {MAX_WINDOW} (got "
                                        f"{query.offset + query.limit})", status=400)
-    parsed = query.parsed()
-    must, must_not = text_query(parsed)
+    tree = query.parsed()
+    clause = engine_query(tree)
     bool_query: dict[str, Any] = {"filter": filters(query)}
-    if must:
-        bool_query["must"] = must
-    if must_not:
-        bool_query["must_not"] = must_not
+    if clause is not None:
+        bool_query["must"] = [clause]
+    # ranked, highlighted and trimmed of its text only when words decide the match (as in the embedded store)
+    ranked = next(positive_words(tree), None) is not None
     by_date = [{"published": {"order": "desc", "missing": "_last"}}, {"created_seq": {"order": "desc"}}]
-    sort = ["_score", *by_date] if (query.sort is Sort.RELEVANCE and must) else by_date
+    sort = ["_score", *by_date] if (query.sort is Sort.RELEVANCE and ranked) else by_date
     body: dict[str, Any] = {
         "query": {"bool": bool_query}, "sort": sort, "from": query.offset, "size": query.limit,
-        "track_total_hits": True, "track_scores": bool(must),
+        "track_total_hits": True, "track_scores": ranked,
         # with a query the snippet comes from the highlighter (no_match_size covers title-only matches)
-        "_source": [f for f in HIT_SOURCE if f != "text"] if must else HIT_SOURCE,
+        "_source": [f for f in HIT_SOURCE if f != "text"] if ranked else HIT_SOURCE,
     }
-    if must:
+    if ranked:
         body["highlight"] = {
             "encoder": "html", "pre_tags": ["<mark>"], "post_tags": ["</mark>"],
             "fields": {"text": {"type": "unified", "fragment_size": SNIPPET_CHARS, "number_of_fragments": 1,
