@@ -103,11 +103,11 @@ class _Converter:
     # -- operators --------------------------------------------------------------------------------------------
 
     def _operands(self, item: Any, field: str | None, depth: int, kind: type[And] | type[Or]) -> Node:
-        children: list[Node] = []
-        for operand in item.children:
-            child = self.node(operand, field, depth + 1)
-            children.extend(child.children if isinstance(child, kind) else [child])
-        return kind(tuple(children))
+        rest, modifiers = _split_modifiers(item)
+        if modifiers:  # +x / -x apply to the whole group, as in Lucene: (what is left) AND x AND NOT y
+            parts = [item_ for item_ in (rest, *modifiers) if item_ is not None]
+            return _flatten(And, [self.node(part, field, depth + 1) for part in parts])
+        return _flatten(kind, [self.node(operand, field, depth + 1) for operand in item.children])
 
     def _AndOperation(self, item: Any, field: str | None, depth: int) -> Node:  # noqa: N802 - luqum's class names
         return self._operands(item, field, depth, And)
@@ -220,6 +220,35 @@ class _Converter:
         return DateRange(name, None, _interval(_bound_text(item.a), _position(item.a))[1 if item.include else 0])
 
 
+def _flatten(kind: type[And] | type[Or], children: list[Node]) -> Node:
+    flat: list[Node] = []
+    for child in children:
+        flat.extend(child.children if isinstance(child, kind) else [child])
+    return flat[0] if len(flat) == 1 else kind(tuple(flat))
+
+
+def _split_modifiers(item: Any) -> tuple[Any, list[Any]]:
+    """(the operation without its ``+x``/``-x`` clauses, those clauses), looking through the operators of one group
+    level (not into parentheses). luqum binds ``-x`` to its neighbour (``a OR b -c`` is ``a OR (b -c)``); Lucene
+    applies it to the group (``(a OR b) -c``), and so do we."""
+    from luqum.tree import BaseOperation, Plus, Prohibit
+
+    if isinstance(item, Plus | Prohibit):
+        return None, [item]
+    if not isinstance(item, BaseOperation):
+        return item, []
+    kept, modifiers = [], []
+    for operand in item.children:
+        rest, found = _split_modifiers(operand)
+        modifiers.extend(found)
+        if rest is not None:
+            kept.append(rest)
+    if not modifiers:
+        return item, []
+    rest = None if not kept else kept[0] if len(kept) == 1 else type(item)(*kept)
+    return rest, modifiers
+
+
 def _unescape(value: str) -> str:
     return _ESCAPED.sub(r"\1", value)
 
@@ -250,7 +279,7 @@ def _bound_text(item: Any) -> str:
 
 
 def _interval(value: str, at: int | None) -> tuple[datetime, datetime | None]:
-    """[start, end) of a year, month, day or instant; the end is None past year 9999."""
+    """[start, end) of a year, month, day, minute, second or millisecond; the end is None past year 9999."""
     try:
         if re.fullmatch(r"\d{4}", value):
             start, step = datetime(int(value), 1, 1, tzinfo=UTC), "year"
@@ -259,7 +288,7 @@ def _interval(value: str, at: int | None) -> tuple[datetime, datetime | None]:
         else:
             parsed = datetime.fromisoformat(value)
             start = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-            step = "day" if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) else "instant"
+            step = "day" if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) else _time_step(value)
     except (ValueError, OverflowError):
         raise QuerySyntaxError(f"{value!r} is not a date (YYYY, YYYY-MM, YYYY-MM-DD or an ISO date-time)",
                                at) from None
@@ -269,10 +298,20 @@ def _interval(value: str, at: int | None) -> tuple[datetime, datetime | None]:
         elif step == "month":
             end = start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
         else:
-            end = start + (timedelta(days=1) if step == "day" else timedelta(microseconds=1))
+            end = start + _STEPS[step]
     except (ValueError, OverflowError):
         return start, None
     return start, end
+
+
+#: a date-time stands for the minute, second or millisecond it names (the engines keep milliseconds)
+_STEPS = {"day": timedelta(days=1), "minute": timedelta(minutes=1), "second": timedelta(seconds=1),
+          "millisecond": timedelta(milliseconds=1)}
+
+
+def _time_step(value: str) -> str:
+    clock = re.split(r"[Zz+-]", value.partition("T")[2] or value.partition(" ")[2], maxsplit=1)[0]
+    return "millisecond" if "." in clock or "," in clock else "second" if clock.count(":") >= 2 else "minute"
 
 
 def _date_equals(field: str, value: str, at: int | None) -> DateRange:

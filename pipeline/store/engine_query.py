@@ -63,7 +63,8 @@ def _boosted(fields: tuple[str, ...]) -> list[str]:
 
 def words_clause(node: Words) -> dict[str, Any]:
     if node.slop is not None:
-        rule = {"match": {"query": node.text, "max_gaps": node.slop, "ordered": False}}
+        # unordered is the default on both engines (OpenSearch deprecates the "ordered" flag, ES has no "mode")
+        rule = {"match": {"query": node.text, "max_gaps": node.slop}}
         per_field = [{"intervals": {f: {**rule, "boost": TITLE_BOOST if f == "title" else 1.0}}}
                      for f in node.fields]
         return per_field[0] if len(per_field) == 1 else {"bool": {"should": per_field, "minimum_should_match": 1}}
