@@ -175,6 +175,8 @@ CONFORMANCE = {
     "stable*": {"hk", "eu", "sec"},
     "regul*": {"hk", "eu", "sec", "seed"},
     "kazakh*": {"seed"},
+    "regulations*": {"hk", "eu", "sec", "seed"},
+    "regulat*": set(),
     "title:bitc*": {"price"},
     "transfer* -rule": set(),
     # matching is case- and accent-insensitive and stemmed
