@@ -10,6 +10,7 @@ contract suite it avoids words the two tokenizers split differently.
 from __future__ import annotations
 
 import json
+import random
 import time
 import uuid
 from datetime import UTC, datetime
@@ -247,6 +248,29 @@ def test_bad_queries_fail_the_same_on_every_backend(store):
     for q in ("MiCA~", "/x/", "title:[a TO b]"):
         with pytest.raises(QuerySyntaxError):
             store.search(SearchQuery(q=q))
+
+
+FUZZ_ATOMS = ["a", "b", "regul", "title:", "text:", "published:", "topic:", "author:", "entity:", "language:",
+              "source:", "(", ")", "[", "]", "{", "}", " TO ", "*", "?", "~", "~2", "^2", '"', "-", "+", " AND ",
+              " OR ", " NOT ", "\\", ":", "/", "2024", "2024-01-01", ">=", "<", " ", "&&", "!", "x*", '"a b"', "'",
+              "é", "_", "T10:00", '""', "ß"]
+
+
+@pytest.mark.slow
+def test_random_syntax_is_answered_or_refused_never_crashes(store):
+    """Fuzz: random strings of Lucene's special characters either search or raise QuerySyntaxError, on every
+    backend (never a store or engine error, never a traceback)."""
+    rng = random.Random(13)
+    runs = 2000 if isinstance(store, SQLiteStore) else 150
+    answered = 0
+    for _ in range(runs):
+        q = "".join(rng.choice(FUZZ_ATOMS) for _ in range(rng.randint(1, 10)))
+        try:
+            store.search(SearchQuery(q=q, facets=False))
+            answered += 1
+        except QuerySyntaxError as exc:
+            assert exc.position is None or 0 <= exc.position <= len(q), q
+    assert answered > runs // 20  # the generator does produce valid queries
 
 
 def test_a_10kb_query_is_refused_before_any_work(tmp_path):

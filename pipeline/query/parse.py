@@ -274,7 +274,9 @@ def _keyword(field: str, value: str, at: int | None) -> str:
 
 
 def _bound_text(item: Any) -> str:
-    value: str = item.value
+    value = getattr(item, "value", None)
+    if not isinstance(value, str):  # [-x TO y]: luqum allows a negated bound
+        raise QuerySyntaxError("a range bound must be a date or *", _position(item))
     return _unescape(value[1:-1] if value.startswith('"') else value)
 
 
