@@ -327,7 +327,8 @@ def test_cli_leading_minus_is_an_exclusion_not_an_option(cli_home):
 
 def test_cli_bad_query_and_mistyped_option_exit_2(cli_home):
     result = cli("MiCA~", as_json=False)
-    assert result.exit_code == 2 and "fuzzy matching" in result.output and "at character 5" in result.output
+    message = " ".join(result.output.split())  # rich wraps long messages
+    assert result.exit_code == 2 and "fuzzy matching" in message and "at character 5" in message
     result = cli("stablecoin", "--limt", "5")
     assert result.exit_code == 2 and "no such option: --limt" in result.output
     started = time.perf_counter()
@@ -348,3 +349,19 @@ def test_api_bad_query_is_400_with_the_position(tmp_path):
         assert response.status_code == 400 and "the limit is 1000" in response.json()["detail"]
         body = client.get("/api/search", params={"q": "title:Kazakhstan"}).json()
         assert [SLUG[h["id"]] for h in body["hits"]] == ["seed"]
+
+
+def test_alerts_add_checks_the_query_like_search(cli_home):
+    from pipeline.cli import app
+
+    def add(name: str, q: str):
+        return CliRunner().invoke(app, ["alerts", "add", name, "--owner", "desk", "-q", q,
+                                        "--channel", "json://127.0.0.1:9/h"])
+
+    result = add("fuzzy", "MiCA~")
+    message = " ".join(result.output.split())  # rich wraps long messages
+    assert result.exit_code == 2 and "fuzzy matching" in message and "at character 5" in message
+    result = add("long", "x " * 600)
+    assert result.exit_code == 2 and "the limit is 1000" in " ".join(result.output.split())
+    result = add("kz", "title:Kazakhstan -bitcoin")
+    assert result.exit_code == 0, result.output
