@@ -36,7 +36,7 @@ from bench_alerts import JURISDICTIONS, SOURCES, T0, WORDS, gen_articles  # noqa
 from pipeline.errors import QuerySyntaxError  # noqa: E402
 from pipeline.query import SearchQuery, parse_query  # noqa: E402
 from pipeline.store import SQLiteStore  # noqa: E402
-from pipeline.store.engine_query import engine_query  # noqa: E402
+from pipeline.store.engine.queries import engine_query  # noqa: E402
 from pipeline.store.sqlite_query import fts_query  # noqa: E402
 from pipeline.tagging.models import TOPICS  # noqa: E402
 
@@ -142,8 +142,8 @@ def main() -> int:
         from opensearchpy import OpenSearch
         from searchnode import SearchNode
 
+        from pipeline.store.engine.store import SearchEngineStore
         from pipeline.store.opensearch import OpenSearchAdapter
-        from pipeline.store.search_backend import SearchEngineStore
 
         with SearchNode() as node:
             client = OpenSearchAdapter(OpenSearch(hosts=[node.url], timeout=120, max_retries=0))

@@ -52,7 +52,7 @@ def test_bad_source_names_file_source_and_field(tmp_path, text, source, field, m
 
 
 @pytest.mark.parametrize("text, message", [
-    ("sources: [", "not valid YAML"),
+    ("sources: [", "invalid YAML"),
     ("feeds: []", "top-level 'sources:'"),
     ("sources: {}", "must be a list"),
 ])

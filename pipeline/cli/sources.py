@@ -38,6 +38,9 @@ def sources_list(sources: SourcesOption = None, as_json: JsonOption = False) -> 
                 "last_polled": state.last_polled.isoformat() if state and state.last_polled else None,
                 "next_poll": state.next_poll.isoformat() if state and state.next_poll else None,
                 "poll_interval": source.poll_interval or settings.schedule.default_poll_interval,
+                # articles waiting for a retry after a transient failure, and those given up (URL → reason)
+                "articles_retrying": len(state.retrying) if state else 0,
+                "articles_given_up": dict(state.given_up) if state else {},
             })
     if as_json:
         emit_json(rows)
@@ -60,7 +63,7 @@ def sources_check(
     as_json: JsonOption = False,
 ) -> None:
     """Validate the sources file, then fetch and parse each feed once (nothing is stored)."""
-    from ..sources.feeds import parse_feed
+    from ..sources.feeds import parse_feed_items
 
     settings = cli_settings()
     with cli_errors():
@@ -72,11 +75,13 @@ def sources_check(
                 for feed in source.feeds:
                     try:
                         result = ctx.fetcher.get(feed, max_bytes=settings.http.max_feed_bytes)
-                        items = parse_feed(result.content, result.final_url, result.headers.get("content-type"))
-                        rows.append({"source": source.name, "feed": feed, "ok": True, "items": len(items),
-                                     "error": None})
+                        parsed = parse_feed_items(result.content, result.final_url,
+                                                  result.headers.get("content-type"))
+                        rows.append({"source": source.name, "feed": feed, "ok": True, "items": len(parsed.items),
+                                     "error": None, "skipped": [str(e) for e in parsed.skipped]})
                     except RegwireError as exc:
-                        rows.append({"source": source.name, "feed": feed, "ok": False, "items": 0, "error": str(exc)})
+                        rows.append({"source": source.name, "feed": feed, "ok": False, "items": 0, "error": str(exc),
+                                     "skipped": []})
     failed = any(not r["ok"] for r in rows)
     if as_json:
         emit_json({"file": str(sources or settings.sources or "default"), "sources": len(configured), "feeds": rows})
@@ -87,6 +92,8 @@ def sources_check(
             mark = "[green]ok[/green]" if r["ok"] else "[red]failed[/red]"
             console.print(f"  {mark} {escape(r['source'])} {escape(r['feed'])} "
                           + (f"{r['items']} item(s)" if r["ok"] else escape(r["error"])))
+            for skipped in r["skipped"]:
+                console.print(f"    [yellow]item skipped[/yellow] {escape(skipped)}")
     raise typer.Exit(1 if failed else 0)
 
 

@@ -1,7 +1,7 @@
 """The search query language (Lucene syntax through luqum) and search requests.
 
 One parsed tree (:mod:`pipeline.query.tree`) is translated by each backend: SQLite FTS5 + SQL
-(:mod:`pipeline.store.sqlite_query`) and the Elasticsearch/OpenSearch query DSL (the engine store's query module).
+(:mod:`pipeline.store.sqlite_query`) and the Elasticsearch/OpenSearch query DSL (:mod:`pipeline.store.engine.queries`).
 """
 
 from .parse import MAX_QUERY_CHARS, parse_query

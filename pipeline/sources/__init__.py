@@ -14,12 +14,13 @@ from .._lazy import lazy_exports
 
 _EXPORTS = {
     **dict.fromkeys(["Source", "default_sources_path", "load_sources"], ".config"),
-    **dict.fromkeys(["html_to_text", "parse_feed"], ".feeds"),
+    **dict.fromkeys(["ParsedFeed", "html_to_text", "parse_feed", "parse_feed_items"], ".feeds"),
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
-__all__ = ["Source", "default_sources_path", "html_to_text", "load_sources", "parse_feed"]
+__all__ = ["ParsedFeed", "Source", "default_sources_path", "html_to_text", "load_sources", "parse_feed",
+           "parse_feed_items"]
 
 if TYPE_CHECKING:
     from .config import Source, default_sources_path, load_sources
-    from .feeds import html_to_text, parse_feed
+    from .feeds import ParsedFeed, html_to_text, parse_feed, parse_feed_items

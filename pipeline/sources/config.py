@@ -8,19 +8,23 @@
         enabled: true               # optional
         max_articles_per_poll: 50   # optional
 
-A bad file fails before any request, naming the file, the source and the field.
+A bad file fails before any request, naming the file, the source and the field: YAML is read by
+:func:`pipeline.yamlfile.load_yaml` (UTF-8, no duplicate keys, bounded nesting), and every feed URL is checked in
+full (:func:`check_feed_url`).
 """
 
 from __future__ import annotations
 
+import ipaddress
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
 from ..errors import SourcesFileError
+from ..yamlfile import parse_yaml, read_text
 
 SourceName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 
@@ -39,11 +43,57 @@ class Source(BaseModel):
     @classmethod
     def _feeds_are_web_urls(cls, feeds: list[str]) -> list[str]:
         for index, url in enumerate(feeds):
-            if not url.lower().startswith(("http://", "https://")):
-                raise ValueError(f"feeds[{index}] {url!r} is not an http(s) URL")
+            try:
+                check_feed_url(url)
+            except ValueError as exc:
+                raise ValueError(f"feeds[{index}] {url!r}: {exc}") from None
         if len(set(feeds)) != len(feeds):
             raise ValueError("the same feed URL is listed twice")
         return feeds
+
+
+def check_feed_url(url: str) -> str:
+    """Refuse anything but an absolute http(s) URL with a valid host and port (``ValueError`` says why); checked
+    when the file is read, so a typo never reaches the fetcher."""
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        raise ValueError("contains whitespace or control characters")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:  # 'Invalid IPv6 URL', 'Port out of range 0-65535', a non-numeric port
+        raise ValueError(f"not a valid URL: {exc}") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ValueError("is not an http(s) URL")
+    host = parts.hostname
+    if not host:
+        raise ValueError("has no host")
+    if port == 0:
+        raise ValueError("port 0 is not a port")
+    if "[" in parts.netloc:
+        try:
+            ipaddress.IPv6Address(host.split("%", 1)[0])
+        except ValueError:
+            raise ValueError(f"host [{host}] is not an IPv6 address") from None
+        return url
+    _check_host_name(host)
+    return url
+
+
+def _check_host_name(host: str) -> None:
+    import idna  # imported on first use: the command line starts without it
+
+    try:
+        ipaddress.IPv4Address(host)
+        return
+    except ValueError:
+        pass
+    try:
+        # underscores are not allowed in host names, but they occur (and HTTP clients fetch them): not refused
+        encoded = idna.encode(host.rstrip(".").replace("_", "a"), uts46=True)
+    except (idna.IDNAError, UnicodeError) as exc:
+        raise ValueError(f"host {host!r} is not a valid domain name ({exc})") from None
+    if len(encoded) > 253:
+        raise ValueError(f"host {host!r} is longer than 253 characters")
 
 
 class SourcesFile(BaseModel):
@@ -63,16 +113,14 @@ def load_sources(path: str | Path | None = None, *, substitutions: dict[str, str
     """
     path = Path(path) if path is not None else default_sources_path()
     shown = str(path)
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SourcesFileError(shown, f"cannot read: {exc.strerror or exc}") from exc
+
+    def error(message: str) -> SourcesFileError:
+        return SourcesFileError(shown, message)
+
+    raw = read_text(path, error)
     for key, value in (substitutions or {}).items():
         raw = raw.replace("{{" + key + "}}", value)
-    try:
-        data = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        raise SourcesFileError(shown, f"not valid YAML: {exc}") from exc
+    data = parse_yaml(raw, error)
     if not isinstance(data, dict) or "sources" not in data:
         raise SourcesFileError(shown, "expected a mapping with a top-level 'sources:' list")
     entries = data["sources"]
@@ -91,7 +139,7 @@ def load_sources(path: str | Path | None = None, *, substitutions: dict[str, str
         except ValidationError as exc:
             err = exc.errors()[0]
             field = ".".join(str(p) for p in err["loc"]) or None
-            raise SourcesFileError(shown, err["msg"], source=label, field=field) from exc
+            raise SourcesFileError(shown, err["msg"].removeprefix("Value error, "), source=label, field=field) from exc
     names = [s.name for s in sources]
     if dupes := sorted({n for n in names if names.count(n) > 1}):
         raise SourcesFileError(shown, "source names must be unique", source=dupes[0], field="name")

@@ -15,10 +15,18 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from ..errors import ConfigError, FeedParseError, FetchError, RegwireError, SourcePollError, StoreError
+from ..errors import (
+    ConfigError,
+    FeedParseError,
+    FetchError,
+    RateLimitedError,
+    RegwireError,
+    SourcePollError,
+    StoreError,
+)
 from ..logs import log_context
 from ..models import FeedState, FeedStatus
-from ..sources import Source, load_sources, parse_feed
+from ..sources import Source, load_sources, parse_feed_items
 from ..sources.schedule import after_failure, after_success, is_due
 from .context import TaskContext
 from .health import unhealthy_reason
@@ -26,6 +34,11 @@ from .ingest import ingest_items
 from .report import SourceReport
 
 log = logging.getLogger("regwire.poll")
+
+#: polls an article may fail for a transient reason (robots.txt unreachable, 503, timeout) before it is given up
+MAX_ITEM_ATTEMPTS = 5
+#: given-up articles remembered per feed (the most recent)
+MAX_GIVEN_UP = 500
 
 
 def load_source(ctx: TaskContext, name: str, sources_path: str | Path | None = None) -> Source:
@@ -89,6 +102,10 @@ def _poll_feed_if_due(ctx: TaskContext, source: Source, feed_url: str, report: S
         return
     try:
         _poll_feed(ctx, source, state, report)
+    except RateLimitedError as exc:  # the host's Retry-After holds even for --force: not polled, not a failure
+        report.polled -= 1
+        report.skipped += 1
+        report.backing_off.append(f"{feed_url}: {exc.reason}")
     except RegwireError as exc:  # recorded on the feed; the next feed still runs
         _record_failure(ctx, state, exc.at(source=source.name, feed=feed_url), report)
     except Exception as exc:  # a bug must not stop the other feeds either; it is logged with its traceback
@@ -113,18 +130,43 @@ def _poll_feed(ctx: TaskContext, source: Source, state: FeedState, report: Sourc
         report.not_modified += 1
         ctx.store.save_feed_state(after_success(state, now, interval, status=304, fetch_seconds=fetch_seconds))
         return
-    items = parse_feed(result.content, result.final_url, result.headers.get("content-type"))
-    new, updated = report.new, report.updated
-    failures = ingest_items(ctx, source, items, report)
-    # Cache validators are kept only when every item made it into the store: otherwise the next poll would get a
-    # 304 and the failed items would never be retried.
-    keep = failures == 0
-    ctx.store.save_feed_state(after_success(
+    parsed = parse_feed_items(result.content, result.final_url, result.headers.get("content-type"))
+    for skipped in parsed.skipped:  # one bad item costs only itself
+        report.item_errors += 1
+        report.errors.append(f"item skipped: {skipped}")
+        log.warning("%s", skipped, extra=skipped.at(source=source.name).where())
+    items = [i for i in parsed.items if i.canonical_url not in state.given_up]
+    new, updated, retry_before = report.new, report.updated, set(report.retry)
+    ingest_items(ctx, source, items, report)
+    retrying, given_up = _retry_bookkeeping(state, {u: r for u, r in report.retry.items() if u not in retry_before})
+    for url, reason in given_up.items():
+        report.errors.append(f"{url}: {reason}")
+        log.warning("article %s: %s", url, reason, extra={"source": source.name, "feed": state.feed_url})
+    # Cache validators are kept only when no item waits for a retry: otherwise the next poll would get a 304 and those
+    # items would never be tried again. (Items given up, transiently or not, are not retried on a 304.)
+    keep = not retrying
+    polled = after_success(
         state, now, interval, status=result.status, items=len(items), fetch_seconds=fetch_seconds,
         new=report.new - new, updated=report.updated - updated,
         etag=result.headers.get("etag") if keep else None,
         last_modified=result.headers.get("last-modified") if keep else None,
-    ))
+    )
+    remembered = list({**state.given_up, **given_up}.items())[-MAX_GIVEN_UP:]
+    ctx.store.save_feed_state(polled.model_copy(update={"retrying": retrying, "given_up": dict(remembered)}))
+
+
+def _retry_bookkeeping(state: FeedState, failed: dict[str, str]) -> tuple[dict[str, int], dict[str, str]]:
+    """Articles that failed transiently this poll: those to retry (with their count of failed polls) and those given
+    up after MAX_ITEM_ATTEMPTS (with the reason). Articles stored since drop out of the count."""
+    retrying: dict[str, int] = {}
+    given_up: dict[str, str] = {}
+    for url, reason in failed.items():
+        attempts = state.retrying.get(url, 0) + 1
+        if attempts >= MAX_ITEM_ATTEMPTS:
+            given_up[url] = f"given up after {attempts} polls: {reason}"
+        else:
+            retrying[url] = attempts
+    return retrying, given_up
 
 
 def _count_failure(report: SourceReport, feed_url: str, error: RegwireError, message: str) -> None:
