@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -121,6 +121,16 @@ class FeedState(Record):
     updated_articles: int = 0
     fetch_seconds_total: float = 0.0
     last_fetch_seconds: float | None = None
+    #: adaptive polling: the current interval (seconds) and why, the entry interval observed in the document's
+    #: dates, and the publisher's own hint from the document (<ttl>, sy:updatePeriod/updateFrequency)
+    poll_interval: int | None = None
+    interval_reason: str | None = None
+    observed_interval: float | None = None
+    feed_hint: int | None = None
+    #: what the URL is: a feed, or a sitemap (fetched under robots.txt, also when maintenance re-checks it)
+    document: Literal["feed", "sitemap"] = "feed"
+    #: sitemap indexes: the lastmod of each child sitemap last read, so unchanged children are not fetched again
+    sitemap_children: dict[str, str] = Field(default_factory=dict)
 
 
 class SearchHit(Record):

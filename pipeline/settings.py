@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .errors import ConfigError
@@ -68,12 +68,29 @@ class HttpSettings(_Group):
 class ScheduleSettings(_Group):
     """When feeds are polled and how failures back off."""
 
+    #: a feed's first interval, before anything is known about it (and its interval when ``adaptive`` is off)
     default_poll_interval: int = Field(900, ge=30, le=7 * 24 * 3600)
+    #: each feed's interval follows its entry frequency, within these bounds (a source's own bounds win)
+    adaptive: bool = True
+    min_poll_interval: int = Field(300, ge=30, le=7 * 24 * 3600)
+    max_poll_interval: int = Field(24 * 3600, ge=30, le=7 * 24 * 3600)
+    #: sitemap entries older than this many seconds are ignored, so a first poll does not crawl a site's archive
+    sitemap_window: int = Field(2 * 24 * 3600, ge=3600, le=366 * 24 * 3600)
+    #: child sitemaps read per poll of a sitemap index (newest first)
+    sitemap_max_children: int = Field(10, ge=1, le=1000)
     backoff_base: Seconds = Field(60.0, gt=0, le=24 * 3600)
     backoff_max: Seconds = Field(6 * 3600.0, gt=0, le=30 * 24 * 3600)
     suspend_after: int = Field(10, ge=1, le=1000)
     #: sources polled at once by ``regwire run`` (each source's feeds run one after another)
     workers: int = Field(4, ge=1, le=64)
+
+    @field_validator("max_poll_interval")
+    @classmethod
+    def _bounds_in_order(cls, maximum: int, info: ValidationInfo) -> int:
+        minimum = info.data.get("min_poll_interval")
+        if minimum is not None and maximum < minimum:
+            raise ValueError(f"below REGWIRE_MIN_POLL_INTERVAL ({minimum})")
+        return maximum
 
 
 class SearchSettings(_Group):

@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..query import SearchQuery, Sort
+from ..settings import Settings
 from .common import JsonOption, cli_context, cli_errors, cli_settings, console, emit_json, fail
 
 
@@ -49,6 +50,8 @@ def search(
                               "prefix*, title:/text:/source:/author:/topic:/jurisdiction:/entity:/language:, "
                               "published:[2024-01-01 TO 2024-06-30]; several arguments are joined")] = None,
     source: Annotated[list[str] | None, typer.Option("--source", help="only this source (repeatable)")] = None,
+    kind: Annotated[str | None, typer.Option("--kind", help="only sources of this kind in the sources file: outlet, "
+                                                            "regulator, standard-setter")] = None,
     topic: Annotated[list[str] | None, typer.Option("--topic", help="tagged with this topic (repeatable)")] = None,
     jurisdiction: Annotated[list[str] | None, typer.Option("--jurisdiction", help="ISO code, EU or INT")] = None,
     language: Annotated[list[str] | None, typer.Option("--language")] = None,
@@ -66,8 +69,9 @@ def search(
         raise fail(f"no such option: {unknown.split('=', 1)[0]}")
     q = " ".join(words)
     settings = cli_settings()
+    sources = _sources_of_kind(settings, kind, source or []) if kind else source or []
     request = SearchQuery(
-        q=q, sources=source or [], topics=topic or [], jurisdictions=[j.upper() for j in jurisdiction or []],
+        q=q, sources=sources, topics=topic or [], jurisdictions=[j.upper() for j in jurisdiction or []],
         languages=language or [], min_relevance=min_relevance, since=_parse_day(since, "--since"),
         until=_parse_day(until, "--until"), sort=sort, limit=limit,
     )
@@ -94,6 +98,21 @@ def search(
             counts = result.facets.get(name) or {}
             if counts:
                 console.print(f"[dim]{name}:[/dim] " + ", ".join(f"{escape(k)} ({v})" for k, v in counts.items()))
+
+
+def _sources_of_kind(settings: Settings, kind: str, named: list[str]) -> list[str]:
+    """The sources file's sources of ``kind`` (among ``named`` when given): official sources apart from the press."""
+    from ..sources import load_sources
+    from .sources import KINDS
+
+    if kind not in KINDS:
+        raise fail(f"--kind must be one of {', '.join(KINDS)} (got {kind!r})")
+    with cli_errors():
+        of_kind = [s.name for s in load_sources(settings.sources) if s.kind == kind]
+    chosen = [n for n in named if n in of_kind] if named else of_kind
+    if not chosen:
+        raise fail(f"no source of kind {kind!r} in the sources file" + (" among --source" if named else ""))
+    return chosen
 
 
 def show(

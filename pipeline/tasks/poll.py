@@ -26,9 +26,10 @@ from ..errors import (
 )
 from ..logs import log_context
 from ..models import FeedState, FeedStatus
-from ..sources import Source, load_sources, parse_feed_items
+from ..sources import Source, load_sources
 from ..sources.schedule import after_failure, after_success, is_due
 from .context import TaskContext
+from .documents import is_sitemap, next_interval, read_document
 from .health import unhealthy_reason
 from .ingest import ingest_items
 from .report import SourceReport
@@ -71,7 +72,7 @@ def poll_source(ctx: TaskContext, source: Source, *, force: bool = False) -> Sou
     started = time.monotonic()
     report = SourceReport(source.name)
     with log_context(source=source.name, stage="poll"):
-        for feed_url in source.feeds:
+        for feed_url in source.urls:
             with log_context(feed=feed_url):
                 _poll_feed_if_due(ctx, source, feed_url, report, force=force)
     report.seconds = time.monotonic() - started
@@ -116,6 +117,7 @@ def _poll_feed_if_due(ctx: TaskContext, source: Source, feed_url: str, report: S
 
 def _poll_feed(ctx: TaskContext, source: Source, state: FeedState, report: SourceReport) -> None:
     report.polled += 1
+    state.document = "sitemap" if is_sitemap(source, state.feed_url) else "feed"
     headers = {}
     if state.etag:
         headers["If-None-Match"] = state.etag
@@ -123,36 +125,41 @@ def _poll_feed(ctx: TaskContext, source: Source, state: FeedState, report: Sourc
         headers["If-Modified-Since"] = state.last_modified
     now = ctx.clock()
     started = time.monotonic()
-    result = ctx.fetcher.get(state.feed_url, headers=headers, max_bytes=ctx.settings.http.max_feed_bytes)
+    result = ctx.fetcher.get(state.feed_url, headers=headers, max_bytes=ctx.settings.http.max_feed_bytes,
+                             obey_robots=state.document == "sitemap")
     fetch_seconds = time.monotonic() - started
-    interval = source.poll_interval or ctx.settings.schedule.default_poll_interval
     if result.not_modified:
         report.not_modified += 1
+        interval = next_interval(ctx, source, state, result, now, None)
         ctx.store.save_feed_state(after_success(state, now, interval, status=304, fetch_seconds=fetch_seconds))
         return
-    parsed = parse_feed_items(result.content, result.final_url, result.headers.get("content-type"))
-    for skipped in parsed.skipped:  # one bad item costs only itself
+    document = read_document(ctx, source, state, result, now)
+    for skipped in document.skipped:  # one bad item costs only itself
         report.item_errors += 1
         report.errors.append(f"item skipped: {skipped}")
         log.warning("%s", skipped, extra=skipped.at(source=source.name).where())
-    items = [i for i in parsed.items if i.canonical_url not in state.given_up]
+    report.errors += document.errors
+    report.item_errors += len(document.errors)
+    items = [i for i in document.items if i.canonical_url not in state.given_up]
     new, updated, retry_before = report.new, report.updated, set(report.retry)
     ingest_items(ctx, source, items, report)
     retrying, given_up = _retry_bookkeeping(state, {u: r for u, r in report.retry.items() if u not in retry_before})
     for url, reason in given_up.items():
         report.errors.append(f"{url}: {reason}")
         log.warning("article %s: %s", url, reason, extra={"source": source.name, "feed": state.feed_url})
-    # Cache validators are kept only when no item waits for a retry: otherwise the next poll would get a 304 and those
-    # items would never be tried again. (Items given up, transiently or not, are not retried on a 304.)
-    keep = not retrying
-    polled = after_success(
-        state, now, interval, status=result.status, items=len(items), fetch_seconds=fetch_seconds,
-        new=report.new - new, updated=report.updated - updated,
+    # Cache validators are kept only when no item waits for a retry and no part of the document failed: otherwise the
+    # next poll would get a 304 and those items would never be tried again. (Items given up are not retried on a 304.)
+    keep = not retrying and not document.errors
+    saved = after_success(
+        state, now, next_interval(ctx, source, state, result, now, document), status=result.status,
+        items=len(items), fetch_seconds=fetch_seconds, new=report.new - new, updated=report.updated - updated,
         etag=result.headers.get("etag") if keep else None,
         last_modified=result.headers.get("last-modified") if keep else None,
     )
+    if keep and document.sitemap_children is not None:
+        saved = saved.model_copy(update={"sitemap_children": document.sitemap_children})
     remembered = list({**state.given_up, **given_up}.items())[-MAX_GIVEN_UP:]
-    ctx.store.save_feed_state(polled.model_copy(update={"retrying": retrying, "given_up": dict(remembered)}))
+    ctx.store.save_feed_state(saved.model_copy(update={"retrying": retrying, "given_up": dict(remembered)}))
 
 
 def _retry_bookkeeping(state: FeedState, failed: dict[str, str]) -> tuple[dict[str, int], dict[str, str]]:
