@@ -102,3 +102,22 @@ def test_sqlite_store_from_before_stories_is_clustered_when_opened(tmp_path):
     with SQLiteStore(path) as s:
         assert {s.get_article(WRITES[a["id"]].id).story_id for a in ARTICLES} == set(STORY_HEAD.values())
         assert s.get_article(WRITES["kz-ramp-c"].id).story_id == STORY_HEAD["kz-ramp"]
+
+
+def test_engine_documents_from_before_stories_are_clustered_by_backfill():
+    s = make_search_store("opensearch", shared_search_node().url)
+    try:
+        load(s)
+        # documents of the previous mapping: no story fields at all
+        s.client.request("POST", f"/{s.names.articles}/_update_by_query", params={"refresh": "true"}, body={
+            "query": {"match_all": {}}, "script": {"lang": "painless", "source":
+                "ctx._source.remove('story_id'); ctx._source.remove('story_bands');"
+                " ctx._source.remove('story_signature');"}})
+        assert s.get_article(WRITES["kz-ramp-b"].id).story_id is None
+        assert s.backfill_stories() == len(ARTICLES)
+        assert s.backfill_stories() == 0
+        for a in ARTICLES:
+            assert s.get_article(WRITES[a["id"]].id).story_id == STORY_HEAD[a["story"]], a["id"]
+    finally:
+        drop_prefix(s)
+        s.close()

@@ -28,12 +28,18 @@ def stories(
     since: Annotated[str | None, typer.Option("--since", help="with articles on or after (YYYY-MM-DD)")] = None,
     until: Annotated[str | None, typer.Option("--until", help="with articles on or before (YYYY-MM-DD)")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=1000)] = 50,
+    backfill: Annotated[bool, typer.Option("--backfill", help="first cluster the articles stored before stories "
+                                                              "(the embedded store does it when opened)")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """List stories, newest first: what changed, with how many sources reported it, first and last seen."""
     settings = cli_settings()
     start, end = parse_when(since, "--since"), parse_when(until, "--until")
     with cli_context(settings) as ctx:
+        if backfill:
+            clustered = ctx.store.backfill_stories()
+            if not as_json:
+                console.print(f"clustered {clustered} article(s) stored before stories")
         found = ctx.store.stories(jurisdiction=jurisdiction.upper() if jurisdiction else None, since=start,
                                   until=end, limit=limit)
     if as_json:

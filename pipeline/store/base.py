@@ -85,6 +85,9 @@ class Store(Protocol):
         """Stories (clusters of near-duplicate articles, :mod:`pipeline.stories`) with articles in the window and
         of the jurisdiction, newest first."""
 
+    def backfill_stories(self) -> int:
+        """Cluster the articles stored before stories existed (no ``story_id``); returns how many."""
+
     def iter_articles(self, batch_size: int = 500) -> Iterator[StoredArticle]: ...
 
     def count_articles(self) -> int: ...

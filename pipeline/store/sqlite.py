@@ -161,7 +161,7 @@ class SQLiteStore(SQLiteFile, SQLiteStories):
     def __init__(self, path: str | Path):
         super().__init__(path, _SCHEMA + STORY_SCHEMA)
         self._query("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-        self._backfill_stories()  # a store written before stories: cluster its articles once
+        self.backfill_stories()  # a store written before stories: cluster its articles once
 
     # -- articles -------------------------------------------------------------------------------------------------
 

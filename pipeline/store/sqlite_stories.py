@@ -3,7 +3,7 @@
 A new article is clustered inside its write transaction (:meth:`SQLiteStories._story_for`): the articles sharing
 one of its band keys are the candidates, the most similar one at or above the threshold gives its story, else the
 article starts one. A new version keeps its article's story. Stores written before stories existed are migrated
-when opened: the articles without a story are clustered in write order (:meth:`SQLiteStories._backfill_stories`).
+when opened: the articles without a story are clustered in write order (:meth:`SQLiteStories.backfill_stories`).
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ class SQLiteStories:
         self._db.executemany("INSERT OR IGNORE INTO story_bands VALUES (?,?)", [(k, article_id) for k in keys])
         return story
 
-    def _backfill_stories(self) -> int:
+    def backfill_stories(self) -> int:
         """Cluster the articles that have no story yet (a store written before stories), in write order."""
         with self._lock:
             missing = self._db.execute(

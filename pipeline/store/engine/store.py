@@ -39,7 +39,7 @@ from .deadletters import DeadLetter, DeadLetters, RetryReport
 from .feeds import FeedStates
 from .names import IndexNames
 from .queries import facets_from, hit_from, search_body
-from .stories import assign_stories, attach_story_sizes, timeline
+from .stories import assign_stories, attach_story_sizes, backfill_stories, timeline
 from .writes import ArticleState, archive_items, plan_writes, without_rejected
 
 log = logging.getLogger(__name__)
@@ -169,6 +169,10 @@ class SearchEngineStore:
     def stories(self, *, jurisdiction: str | None = None, since: datetime | None = None,
                 until: datetime | None = None, limit: int = 100) -> list[Story]:
         return timeline(self.session, jurisdiction=jurisdiction, since=since, until=until, limit=limit)
+
+    def backfill_stories(self) -> int:
+        """Cluster the articles written before stories existed; returns how many."""
+        return backfill_stories(self.session, self.run_bulk)
 
     # -- feed state -----------------------------------------------------------------------------------------------
 

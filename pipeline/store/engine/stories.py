@@ -9,13 +9,18 @@ article's story (read back with ``_mget``).
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from ...errors import StoreError
 from ...models import SearchHit, StoredArticle, Story
 from ...stories import DEFAULT_PARAMS, Candidate, band_keys, choose_story, decode, encode, signature
+from .bulk import BulkItem
 from .clients import EngineSession
+
+#: a bulk runner: sends the actions, returns the ones rejected for good
+RunBulk = Callable[[Sequence[BulkItem]], list[BulkItem]]
 
 #: at most this many stored candidates are compared per batch (the most similar ones share the most bands)
 MAX_CANDIDATES = 1000
@@ -51,6 +56,28 @@ def assign_stories(session: EngineSession, prepared: Sequence[StoredArticle], ex
         found = [c for c, bands in stored if bands & mine] + [c for c, bands in in_batch.values() if bands & mine]
         record.story_id = choose_story(record.id, signatures[record.id], found, DEFAULT_PARAMS)
         in_batch[record.id] = (Candidate(record.id, record.story_id, signatures[record.id]), mine)
+
+
+def backfill_stories(session: EngineSession, run_bulk: RunBulk, batch_size: int = 200) -> int:
+    """Cluster the article documents written before stories (no ``story_id``), in creation order; returns how many.
+    Each batch is written (and refreshed) before the next one looks for candidates."""
+    from .documents import stored_from_source  # documents imports this module for story_fields
+
+    done = 0
+    while True:
+        body = {"size": batch_size, "query": {"bool": {"must_not": [{"exists": {"field": "story_id"}}]}},
+                "sort": [{"created_seq": {"order": "asc", "missing": "_last"}}, {"id": "asc"}]}
+        hits = session.req("POST", f"/{session.names.articles}/_search", body)["hits"]["hits"]
+        if not hits:
+            return done
+        records = [stored_from_source(h["_source"]) for h in hits]
+        assign_stories(session, records, ())
+        items = [BulkItem("update", session.names.articles, r.id, doc={"story_id": r.story_id, **story_fields(r)})
+                 for r in records]
+        rejected = run_bulk(items)
+        if len(rejected) == len(items):  # nothing could be written: stop rather than loop on the same batch
+            raise StoreError(f"{session.names.articles}: story back-fill rejected: {rejected[0].error}")
+        done += len(items) - len(rejected)
 
 
 def _stored_candidates(session: EngineSession, keys: list[str]) -> list[tuple[Candidate, set[str]]]:
