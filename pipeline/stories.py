@@ -75,10 +75,20 @@ def shingles(title: str, text: str, params: StoryParams = DEFAULT_PARAMS) -> set
     return {" ".join(tokens[i:i + k]).encode() for i in range(len(tokens) - k + 1)}
 
 
+#: an article with fewer distinct shingles than this is its own story: too little text to tell events apart (and
+#: every empty text would otherwise have the same signature)
+MIN_SHINGLES = 5
+
+
 def signature(title: str, text: str, params: StoryParams = DEFAULT_PARAMS) -> MinHash:
     minhash = MinHash(num_perm=params.num_perm, seed=params.seed, scheme=SCHEME)
     minhash.update_batch(sorted(shingles(title, text, params)))
     return minhash
+
+
+def clusterable(title: str, text: str, params: StoryParams = DEFAULT_PARAMS) -> bool:
+    """Whether the article has enough text to be compared with others (see :data:`MIN_SHINGLES`)."""
+    return len(shingles(title, text, params)) >= MIN_SHINGLES
 
 
 def encode(minhash: MinHash) -> bytes:
@@ -141,6 +151,8 @@ class MemoryStoryIndex:
         """Cluster one article (in arrival order) and return its story id."""
         if article_id in self.clustered:
             return self.clustered[article_id].story_id
+        if not clusterable(title, text, self.params):
+            return article_id
         minhash = signature(title, text, self.params)
         found = [self.clustered[key] for key in self.lsh.query(minhash)]
         story = choose_story(article_id, minhash, found, self.params)

@@ -103,3 +103,10 @@ def test_below_threshold_candidates_start_a_new_story():
     far = signature("VARA fines", "Dubai's VARA fined seven firms for unlicensed activity.")
     assert choose_story("new", near, [Candidate("old", "old", far)]) == "new"
     assert choose_story("new", near, [Candidate("old", "story-1", near)]) == "story-1"
+
+
+def test_articles_with_too_little_text_are_each_their_own_story():
+    index = MemoryStoryIndex()
+    assert index.add("e1", "", "") == "e1"
+    assert index.add("e2", "", "") == "e2"
+    assert index.add("t1", "SEC update", "") == "t1" and index.add("t2", "SEC update", "") == "t2"

@@ -121,3 +121,10 @@ def test_engine_documents_from_before_stories_are_clustered_by_backfill():
     finally:
         drop_prefix(s)
         s.close()
+
+
+def test_empty_articles_do_not_collapse_into_one_story(store):
+    empty = [write_of({**ARTICLES[0], "id": f"empty-{i}", "title": "", "text": ""}) for i in range(3)]
+    store.write_articles(empty[:2])
+    store.write_articles(empty[2:])
+    assert [store.get_article(w.id).story_id for w in empty] == [w.id for w in empty]

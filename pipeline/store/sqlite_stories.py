@@ -15,13 +15,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..models import SearchHit, StoredArticle, Story
-from ..stories import DEFAULT_PARAMS, Candidate, band_keys, choose_story, decode, encode, signature
+from ..stories import DEFAULT_PARAMS, Candidate, band_keys, choose_story, clusterable, decode, encode, signature
 
 STORY_SCHEMA = """
 CREATE TABLE IF NOT EXISTS article_stories (
     article_id TEXT PRIMARY KEY,
     story_id TEXT NOT NULL,   -- the id of the story's first article
-    signature BLOB NOT NULL   -- MinHash values (pipeline.stories.encode)
+    signature BLOB NOT NULL   -- MinHash values (pipeline.stories.encode); empty for too little text
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS article_stories_story ON article_stories(story_id);
 CREATE TABLE IF NOT EXISTS story_bands (
@@ -47,6 +47,9 @@ class SQLiteStories:
         row = self._db.execute("SELECT story_id FROM article_stories WHERE article_id = ?", (article_id,)).fetchone()
         if row is not None:
             return str(row["story_id"])
+        if not clusterable(title, text, DEFAULT_PARAMS):  # its own story, never a candidate (no bands)
+            self._db.execute("INSERT INTO article_stories VALUES (?,?,?)", (article_id, article_id, b""))
+            return article_id
         minhash = signature(title, text, DEFAULT_PARAMS)
         keys = band_keys(minhash, DEFAULT_PARAMS)
         marks = ",".join("?" * len(keys))

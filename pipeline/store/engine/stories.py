@@ -15,7 +15,16 @@ from typing import Any
 
 from ...errors import StoreError
 from ...models import SearchHit, StoredArticle, Story
-from ...stories import DEFAULT_PARAMS, Candidate, band_keys, choose_story, decode, encode, signature
+from ...stories import (
+    DEFAULT_PARAMS,
+    Candidate,
+    band_keys,
+    choose_story,
+    clusterable,
+    decode,
+    encode,
+    signature,
+)
 from .bulk import BulkItem
 from .clients import EngineSession
 
@@ -28,6 +37,8 @@ MAX_CANDIDATES = 1000
 
 def story_fields(stored: StoredArticle) -> dict[str, Any]:
     """The search-only story fields of an article document: band keys and signature of its current text."""
+    if not clusterable(stored.title, stored.text, DEFAULT_PARAMS):
+        return {"story_bands": [], "story_signature": None}
     minhash = signature(stored.title, stored.text, DEFAULT_PARAMS)
     return {"story_bands": band_keys(minhash, DEFAULT_PARAMS),
             "story_signature": base64.b64encode(encode(minhash)).decode("ascii")}
@@ -41,7 +52,10 @@ def assign_stories(session: EngineSession, prepared: Sequence[StoredArticle], ex
         for record in prepared:
             if record.id in existing:
                 record.story_id = (known.get(record.id) or {}).get("story_id") or record.id
-    new = [r for r in prepared if r.id not in existing]
+    for record in prepared:
+        if record.id not in existing and not clusterable(record.title, record.text, DEFAULT_PARAMS):
+            record.story_id = record.id  # too little text: its own story, never a candidate
+    new = [r for r in prepared if r.id not in existing and r.story_id is None]
     if not new:
         return
     signatures = {r.id: signature(r.title, r.text, DEFAULT_PARAMS) for r in new}
