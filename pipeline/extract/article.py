@@ -5,13 +5,16 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, time
 
+from lxml import etree
 from trafilatura import bare_extraction
 from trafilatura.settings import Document
+from trafilatura.xml import xmltotxt
 
 from ..errors import ExtractionError
 from ..fetch.fetcher import decode_html
 from ..models import Article
 from ..urls import canonicalize_url, same_site
+from .furniture import RelatedLink, strip_link_furniture
 
 _HTML_LANG = re.compile(r"<html[^>]*\blang\s*=\s*[\"']?([A-Za-z]{2})", re.IGNORECASE)
 
@@ -26,11 +29,14 @@ def extract_article(html: str | bytes, url: str, *, content_type: str = "") -> A
     if isinstance(html, bytes):
         html = decode_html(html, content_type)
     try:
-        doc = bare_extraction(html, url=url, with_metadata=True, include_comments=False)
+        doc = bare_extraction(html, url=url, with_metadata=True, include_comments=False, include_links=True)
     except (ValueError, TypeError) as exc:  # trafilatura raises these on unparseable markup
         raise ExtractionError(url, f"trafilatura failed: {exc}") from exc
     if not isinstance(doc, Document) or not (doc.text or "").strip():
         raise ExtractionError(url, "no article text found")
+    text, _related = body_text(doc)
+    if not text:
+        raise ExtractionError(url, "no article text found (only links to other stories)")
     canonical = url
     if doc.url and doc.url != url and same_site(doc.url, url):
         canonical = doc.url
@@ -41,7 +47,7 @@ def extract_article(html: str | bytes, url: str, *, content_type: str = "") -> A
         url=url,
         canonical_url=canonicalize_url(canonical),
         title=(doc.title or "").strip(),
-        text=(doc.text or "").strip(),
+        text=text,
         summary=(doc.description or "").strip(),
         published=page_date(doc.date),
         authors=[a.strip() for a in (doc.author or "").split(";") if a.strip()],
@@ -52,6 +58,20 @@ def extract_article(html: str | bytes, url: str, *, content_type: str = "") -> A
         sitename=doc.sitename or None,
         text_origin="page",
     )
+
+
+def body_text(doc: Document) -> tuple[str, list[RelatedLink]]:
+    """The article text without link furniture, and the links to other stories that were taken out of it.
+
+    trafilatura ran with ``include_links`` so that its XML body marks links (``<ref>``); the furniture filter reads
+    them, then the links are unwrapped so the text is what trafilatura gives without links.
+    """
+    body = doc.body
+    if body is None:
+        return (doc.text or "").strip(), []
+    related = strip_link_furniture(body)
+    etree.strip_tags(body, "ref")
+    return xmltotxt(body, include_formatting=False).strip(), related
 
 
 def page_date(value: str | None) -> datetime | None:
