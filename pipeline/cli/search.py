@@ -43,7 +43,10 @@ def search(
     query: Annotated[str, typer.Argument(help='words, "phrases", OR, -exclusion, prefix*')] = "",
     source: Annotated[list[str] | None, typer.Option("--source", help="only this source (repeatable)")] = None,
     topic: Annotated[list[str] | None, typer.Option("--topic", help="tagged with this topic (repeatable)")] = None,
-    jurisdiction: Annotated[list[str] | None, typer.Option("--jurisdiction", help="ISO code, EU or INT")] = None,
+    jurisdiction: Annotated[list[str] | None, typer.Option(
+        "--jurisdiction", help="a subject of the article: ISO code, EU or INT (repeatable)")] = None,
+    include_mentions: Annotated[bool, typer.Option(
+        "--include-mentions", help="--jurisdiction also matches articles that only mention it")] = False,
     language: Annotated[list[str] | None, typer.Option("--language")] = None,
     min_relevance: Annotated[float | None, typer.Option("--min-relevance", min=0, max=1)] = None,
     since: Annotated[str | None, typer.Option("--since", help="published on or after (YYYY-MM-DD)")] = None,
@@ -56,7 +59,8 @@ def search(
     settings = cli_settings()
     request = SearchQuery(
         q=query, sources=source or [], topics=topic or [], jurisdictions=[j.upper() for j in jurisdiction or []],
-        languages=language or [], min_relevance=min_relevance, since=_parse_day(since, "--since"),
+        include_mentions=include_mentions, languages=language or [], min_relevance=min_relevance,
+        since=_parse_day(since, "--since"),
         until=_parse_day(until, "--until"), sort=sort, limit=limit,
     )
     with cli_context(settings) as ctx:
@@ -111,6 +115,7 @@ def show(
             meta.add_row("[dim]jurisdictions[/dim]", escape(
                 ", ".join(tags.jurisdictions) + (f" (primary {tags.primary_jurisdiction})"
                                                  if tags.primary_jurisdiction else "")) or "—")
+            meta.add_row("[dim]mentioned[/dim]", escape(", ".join(tags.mentioned_jurisdictions) or "—"))
             meta.add_row("[dim]entities[/dim]", escape(", ".join(
                 f"{e.name} ({e.type}{', ' + e.jurisdiction if e.jurisdiction else ''})" for e in tags.entities)) or "—")
         console.print(meta)
