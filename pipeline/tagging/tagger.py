@@ -19,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .context import ScannedField, scan
-from .features import dense_features, jurisdiction_features, topic_features, words
+from .features import TITLE_MARK, dense_features, jurisdiction_features, topic_features, words
 from .language import SAMPLE as LANGUAGE_SAMPLE
 from .language import detect_language
 from .learned import ARTICLE_MODELS, TaggerModel, sigmoid
@@ -234,10 +234,11 @@ def _word_matches(topic: str, found: list[tuple[str, float]], fields: list[Scann
     """The words that raised a topic, at their first occurrence, with what they added to its log-odds."""
     matches = []
     for word, weight in found:
-        for f in fields:
-            at = _word_at(f.folded, word)
+        bare = word.removeprefix(TITLE_MARK)
+        for f in fields if bare == word else fields[:1]:  # a marked word is a headline word
+            at = _word_at(f.folded, bare)
             if at >= 0:
-                matches.append({"label": f"topic:{topic}", "phrase": f.text[at:at + len(word)], "offset": at,
+                matches.append({"label": f"topic:{topic}", "phrase": f.text[at:at + len(bare)], "offset": at,
                                 "weight": round(weight, 3), "field": f.name, "feature": "w:" + word})
                 break
     return matches
