@@ -81,3 +81,15 @@ def _body(html: str):
 
     doc = bare_extraction(html, url="https://news.example/atlantis", with_metadata=True, include_links=True)
     return body_text(doc)
+
+
+def test_feed_content_loses_its_related_lines_too():
+    from pipeline.sources import html_to_text
+
+    content = (PROSE + '<p>Related: <a href="https://news.example/kz">Kazakhstan to tie crypto mining tax to electricity '
+               "prices</a></p><h3>More stories</h3><ul>"
+               + "".join(f'<li><a href="https://news.example/{i}">Headline {i}</a></li>' for i in range(3)) + "</ul>")
+    text = html_to_text(content)
+    assert "Kazakhstan" not in text and "Headline" not in text and "More stories" not in text
+    assert text.splitlines()[0].startswith("The Central Bank of Atlantis said on Tuesday")
+    assert "More than forty firms hold a licence today." in text

@@ -19,7 +19,7 @@ from lxml.etree import _Element
 _LEAD_IN = re.compile(
     r"^\s*(?:related(?:\s+(?:articles?|stories|news|coverage|reading|content|posts?|links?))?"
     r"|(?:also\s+)?read(?:\s+(?:more|also|next|this))?|see\s+(?:also|more)|also\s+(?:read|see|on\s+\w+)"
-    r"|more(?:\s+(?:on|from|reading|news|coverage)\b[^:\-–—|]{0,40})?|further\s+reading|recommended(?:\s+\w+)?"
+    r"|more(?:\s+(?:on|from|reading|news|coverage|stories|articles)\b[^:\-–—|]{0,40})?|further\s+reading|recommended(?:\s+\w+)?"
     r"|you\s+(?:may|might)\s+(?:also\s+)?(?:like|enjoy|be\s+interested\s+in)|don['’]t\s+miss|trending|top\s+stories"
     r"|editor['’]?s\s+picks?|must\s+read|previously|watch|listen)"
     r"\s*(?::|-|–|—|\||>>|»)\s*",
@@ -40,6 +40,22 @@ _LINK_SHARE = 0.8
 
 
 @dataclass(frozen=True, slots=True)
+class Markup:
+    """The element names of one tree: trafilatura's XML body, or an HTML fragment (a feed's content)."""
+
+    paragraphs: tuple[str, ...]
+    lists: tuple[str, ...]
+    item: str
+    link: str
+    target: str
+    headings: tuple[str, ...]
+
+
+TRAFILATURA = Markup(("p",), ("list",), "item", "ref", "target", ("head",))
+HTML = Markup(("p",), ("ul", "ol"), "li", "a", "href", ("h1", "h2", "h3", "h4", "h5", "h6"))
+
+
+@dataclass(frozen=True, slots=True)
 class RelatedLink:
     """A link to another story found inside an article body and kept out of its text."""
 
@@ -55,19 +71,19 @@ def _letters(text: str) -> int:
     return sum(ch.isalnum() for ch in text)
 
 
-def _links(element: _Element) -> list[RelatedLink]:
-    return [RelatedLink(title=_text(ref), url=ref.get("target") or None)
-            for ref in element.iter("ref") if _text(ref)]
+def _links(element: _Element, markup: Markup) -> list[RelatedLink]:
+    return [RelatedLink(title=_text(ref), url=ref.get(markup.target) or None)
+            for ref in element.iter(markup.link) if _text(ref)]
 
 
-def _link_share(element: _Element, text: str) -> float:
+def _link_share(element: _Element, text: str, markup: Markup) -> float:
     total = _letters(text)
     if not total:
         return 0.0
-    return sum(_letters(_text(ref)) for ref in element.iter("ref")) / total
+    return sum(_letters(_text(ref)) for ref in element.iter(markup.link)) / total
 
 
-def _furniture_paragraph(element: _Element) -> list[RelatedLink] | None:
+def _furniture_paragraph(element: _Element, markup: Markup) -> list[RelatedLink] | None:
     """The links of a paragraph that is link furniture, None when it is prose."""
     text = _text(element)
     if not text:
@@ -75,46 +91,47 @@ def _furniture_paragraph(element: _Element) -> list[RelatedLink] | None:
     lead = _LEAD_IN.match(text)
     if lead is not None:
         rest = text[lead.end():]
-        links = _links(element)
-        if links and _link_share(element, text) >= 0.5:
+        links = _links(element, markup)
+        if links and _link_share(element, text, markup) >= 0.5:
             return links
         if rest and len(rest.split()) <= _HEADLINE_WORDS and not re.search(r"[.!?]\s+[A-Z]", rest):
             return [RelatedLink(title=rest)]  # a headline without its link (text-only extraction)
         return None
     if len(text.split()) <= _PROMO_WORDS and _PROMO.search(text):
-        return _links(element) or []
+        return _links(element, markup) or []
     return None
 
 
-def _link_list(element: _Element) -> list[RelatedLink] | None:
+def _link_list(element: _Element, markup: Markup) -> list[RelatedLink] | None:
     """The links of a list whose every item is a link (a "more stories" box), None otherwise."""
-    items = [item for item in element if item.tag == "item"]
+    items = [item for item in element if item.tag == markup.item]
     if len(items) < 2:
         return None
     for item in items:
         text = _text(item)
-        if item.find(".//ref") is None or _link_share(item, text) < _LINK_SHARE:
+        if item.find(f".//{markup.link}") is None or _link_share(item, text, markup) < _LINK_SHARE:
             return None
-    return _links(element)
+    return _links(element, markup)
 
 
-def _heading_of(element: _Element) -> bool:
+def _heading_of(element: _Element, markup: Markup) -> bool:
     """A heading that introduces the furniture right after it ("Related articles", "Read more")."""
-    return element.tag == "head" and bool(_LEAD_IN.match(_text(element) + ":"))
+    return element.tag in markup.headings and bool(_LEAD_IN.match(_text(element) + ":"))
 
 
-def strip_link_furniture(body: _Element) -> list[RelatedLink]:
-    """Remove link furniture from trafilatura's XML ``body`` in place; return the links it held, in order."""
+def strip_link_furniture(body: _Element, markup: Markup = TRAFILATURA) -> list[RelatedLink]:
+    """Remove link furniture from ``body`` in place (trafilatura's XML body, or an HTML fragment with
+    ``markup=HTML``); return the links it held, in order."""
     related: list[RelatedLink] = []
     doomed: list[_Element] = []
-    for element in body.iter("p", "list", "head"):
+    for element in body.iter(*markup.paragraphs, *markup.lists, *markup.headings):
         if any(element in d.iterancestors() or element is d for d in doomed[-3:]):
             continue
-        found = _link_list(element) if element.tag == "list" else _furniture_paragraph(element)
+        found = _link_list(element, markup) if element.tag in markup.lists else _furniture_paragraph(element, markup)
         if found is None:
             continue
         previous = element.getprevious()
-        if previous is not None and _heading_of(previous) and previous not in doomed:
+        if previous is not None and _heading_of(previous, markup) and previous not in doomed:
             doomed.append(previous)
         doomed.append(element)
         related.extend(found)

@@ -17,6 +17,7 @@ import feedparser
 import lxml.html
 
 from ..errors import FeedParseError
+from ..extract.furniture import HTML, strip_link_furniture
 from ..models import FeedItem
 from ..urls import canonicalize_url
 
@@ -35,6 +36,7 @@ def html_to_text(html: str) -> str:
         return re.sub(r"<[^>]+>", " ", html).strip()
     for bad in root.xpath("//script|//style"):
         bad.drop_tree()
+    strip_link_furniture(root, HTML)  # "Related: <headline>" lines and link lists are other stories
     for element in root.iter(*_BLOCK_TAGS):
         element.tail = "\n" + (element.tail or "")
     lines = (" ".join(line.split()) for line in root.text_content().splitlines())
