@@ -33,6 +33,9 @@ def test_no_demo_page_keeps_a_related_line_in_its_stored_text(settings, transpor
         ids = run_demo(settings, store, transport, site)
         stored = [store.get_article(i) for i in ids]
     texts = {a.canonical_url: a.text for a in stored}
+    related = {a.canonical_url.rsplit("/", 1)[1]: [link.title for link in a.related_links] for a in stored}
+    assert related["india-crypto-tds-takes-effect.html"] == [
+        "Kazakhstan to tie crypto mining tax to electricity prices from 2023"]  # kept apart, with its link
     assert len(texts) == 13
     assert {url: FURNITURE_LINE.findall(text) for url, text in texts.items() if FURNITURE_LINE.search(text)} == {}
     india = next(t for u, t in texts.items() if u.endswith("india-crypto-tds-takes-effect.html"))

@@ -106,6 +106,7 @@ def show(
             ("source", article.source), ("published", article.published), ("fetched", article.fetched_at),
             ("authors", ", ".join(article.authors)), ("language", article.language),
             ("text from", article.text_origin), ("categories", ", ".join(article.categories + article.site_tags)),
+            ("related", " · ".join(link.title for link in article.related_links)),
         ):
             meta.add_row(f"[dim]{key}[/dim]", escape(str(value if value not in (None, "") else "—")))
         if article.tags is not None:

@@ -34,7 +34,7 @@ def extract_article(html: str | bytes, url: str, *, content_type: str = "") -> A
         raise ExtractionError(url, f"trafilatura failed: {exc}") from exc
     if not isinstance(doc, Document) or not (doc.text or "").strip():
         raise ExtractionError(url, "no article text found")
-    text, _related = body_text(doc)
+    text, related = body_text(doc)
     if not text:
         raise ExtractionError(url, "no article text found (only links to other stories)")
     canonical = url
@@ -57,6 +57,7 @@ def extract_article(html: str | bytes, url: str, *, content_type: str = "") -> A
         image=doc.image or None,
         sitename=doc.sitename or None,
         text_origin="page",
+        related_links=related,
     )
 
 

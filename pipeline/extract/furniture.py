@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from lxml.etree import _Element
 
+from ..models import RelatedLink
+
 #: lead-ins of a line that points at another story ("Related: ...", "READ MORE - ...", "See also ...")
 _LEAD_IN = re.compile(
     r"^\s*(?:related(?:\s+(?:articles?|stories|news|coverage|reading|content|posts?|links?))?"
@@ -53,14 +55,6 @@ class Markup:
 
 TRAFILATURA = Markup(("p",), ("list",), "item", "ref", "target", ("head",))
 HTML = Markup(("p",), ("ul", "ol"), "li", "a", "href", ("h1", "h2", "h3", "h4", "h5", "h6"))
-
-
-@dataclass(frozen=True, slots=True)
-class RelatedLink:
-    """A link to another story found inside an article body and kept out of its text."""
-
-    title: str
-    url: str | None = None
 
 
 def _text(element: _Element) -> str:
