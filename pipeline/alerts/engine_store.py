@@ -19,8 +19,8 @@ from urllib.parse import quote
 
 from pydantic import ValidationError
 
-from ..errors import AlertNotFoundError, AlertStoreError
-from ..store.engine import EngineClient, SearchEngineRequestError
+from ..errors import AlertNotFoundError, AlertStoreError, SearchEngineRequestError
+from ..store.engine.clients import EngineClient
 from .models import Alert, Delivery, DeliveryState, MatchedArticle, Mode
 from .store import OPEN_STATES, PendingDelivery
 
