@@ -113,3 +113,31 @@ def test_every_backend_stores_both_roles_and_filters_on_subjects(store):  # noqa
     store.set_tags(hk.id, stored.tags.model_copy(update={"mentioned_jurisdictions": ["AE"]}))
     assert slugs(store.search(SearchQuery(jurisdictions=["AE"], include_mentions=True))) == ["hk"]
     assert slugs(store.search(SearchQuery(jurisdictions=["AE"]))) == []
+
+
+def test_an_engine_index_created_before_the_new_fields_gets_them_in_place(search_node):  # noqa: F811
+    import copy
+
+    from test_store_contract import drop_prefix, make_search_store
+
+    from pipeline.store.engine.mappings import ANALYSIS, ARTICLE_MAPPINGS
+
+    store = make_search_store("opensearch", search_node.url, ensure_schema=False)  # noqa: F811
+    try:
+        names = store.names
+        old = copy.deepcopy(ARTICLE_MAPPINGS)
+        for field in ("mentioned_jurisdictions", "related_links"):
+            del old["properties"][field]
+        store.client.request("PUT", f"/{names.articles_physical(1)}", body={
+            "settings": {"analysis": ANALYSIS}, "mappings": old,
+            "aliases": {names.articles: {"is_write_index": True}}})
+        live = store.client.request("GET", f"/{names.articles}/_mapping")[names.articles_physical(1)]
+        assert "mentioned_jurisdictions" not in live["mappings"]["properties"]
+        store.ensure_schema()  # what every process opening the store does
+        assert store.status()["missing_fields"] == []
+        write(store, "in", "India's crypto TDS takes effect", ["IN"], ["KZ"])  # type: ignore[arg-type]
+        assert store.deadletters() == []
+        assert slugs(store.search(SearchQuery(jurisdictions=["KZ"], include_mentions=True))) == ["in"]
+    finally:
+        drop_prefix(store)
+        store.close()
