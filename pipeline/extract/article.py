@@ -10,7 +10,8 @@ from trafilatura import bare_extraction
 from trafilatura.settings import Document
 from trafilatura.xml import xmltotxt
 
-from ..errors import ExtractionError
+from ..caps import RELATED_LINKS
+from ..errors import BAD_INPUT_ERRORS, ExtractionError
 from ..fetch.fetcher import decode_html
 from ..models import Article
 from ..urls import canonicalize_url, same_site
@@ -30,8 +31,8 @@ def extract_article(html: str | bytes, url: str, *, content_type: str = "") -> A
         html = decode_html(html, content_type)
     try:
         doc = bare_extraction(html, url=url, with_metadata=True, include_comments=False, include_links=True)
-    except (ValueError, TypeError) as exc:  # trafilatura raises these on unparseable markup
-        raise ExtractionError(url, f"trafilatura failed: {exc}") from exc
+    except BAD_INPUT_ERRORS as exc:  # unparseable markup, nesting deeper than the recursion limit ...
+        raise ExtractionError(url, f"trafilatura failed: {type(exc).__name__}: {exc}") from exc
     if not isinstance(doc, Document) or not (doc.text or "").strip():
         raise ExtractionError(url, "no article text found")
     text, related = body_text(doc)
@@ -70,7 +71,9 @@ def body_text(doc: Document) -> tuple[str, list[RelatedLink]]:
     body = doc.body
     if body is None:
         return (doc.text or "").strip(), []
-    related = strip_link_furniture(body)
+    count, length = RELATED_LINKS  # a hostile page may hold thousands of links
+    related = [RelatedLink(title=link.title[:length], url=link.url[:length] if link.url else None)
+               for link in strip_link_furniture(body)[:count]]
     etree.strip_tags(body, "ref")
     return xmltotxt(body, include_formatting=False).strip(), related
 
