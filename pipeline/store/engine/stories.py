@@ -11,7 +11,10 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
+
+from datasketch import MinHash
 
 from ...errors import StoreError
 from ...models import SearchHit, StoredArticle, Story
@@ -39,9 +42,16 @@ def story_fields(stored: StoredArticle) -> dict[str, Any]:
     """The search-only story fields of an article document: band keys and signature of its current text."""
     if not clusterable(stored.title, stored.text, DEFAULT_PARAMS):
         return {"story_bands": [], "story_signature": None}
-    minhash = signature(stored.title, stored.text, DEFAULT_PARAMS)
+    minhash = _signature(stored.title, stored.text)
     return {"story_bands": band_keys(minhash, DEFAULT_PARAMS),
             "story_signature": base64.b64encode(encode(minhash)).decode("ascii")}
+
+
+@lru_cache(maxsize=512)  # a bulk batch
+def _signature(title: str, text: str) -> MinHash:
+    """One signature per text for a batch: clustering and the document both need it (the strings are the same
+    objects, so the cache key costs a cached hash and an identity check)."""
+    return signature(title, text, DEFAULT_PARAMS)
 
 
 def assign_stories(session: EngineSession, prepared: Sequence[StoredArticle], existing: Iterable[str]) -> None:
@@ -58,7 +68,7 @@ def assign_stories(session: EngineSession, prepared: Sequence[StoredArticle], ex
     new = [r for r in prepared if r.id not in existing and r.story_id is None]
     if not new:
         return
-    signatures = {r.id: signature(r.title, r.text, DEFAULT_PARAMS) for r in new}
+    signatures = {r.id: _signature(r.title, r.text) for r in new}
     keys = {r.id: band_keys(signatures[r.id], DEFAULT_PARAMS) for r in new}
     stored = _stored_candidates(session, sorted({k for ks in keys.values() for k in ks}))
     in_batch: dict[str, tuple[Candidate, set[str]]] = {}
