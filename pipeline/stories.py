@@ -22,6 +22,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 from datasketch import MinHash, MinHashLSH
@@ -80,9 +81,31 @@ def shingles(title: str, text: str, params: StoryParams = DEFAULT_PARAMS) -> set
 MIN_SHINGLES = 5
 
 
+@lru_cache(maxsize=8)
+def _permutations(params: StoryParams) -> Any:
+    """The permutations of a signature (datasketch draws them from the seed for every new MinHash otherwise)."""
+    return MinHash(num_perm=params.num_perm, seed=params.seed, scheme=SCHEME).permutations
+
+
+def _minhash(params: StoryParams, hashvalues: Any = None) -> MinHash:
+    return MinHash(num_perm=params.num_perm, seed=params.seed, scheme=SCHEME, hashvalues=hashvalues,
+                   permutations=_permutations(params))
+
+
 def signature(title: str, text: str, params: StoryParams = DEFAULT_PARAMS) -> MinHash:
-    minhash = MinHash(num_perm=params.num_perm, seed=params.seed, scheme=SCHEME)
+    minhash = _minhash(params)
     minhash.update_batch(sorted(shingles(title, text, params)))
+    return minhash
+
+
+def sign(title: str, text: str, params: StoryParams = DEFAULT_PARAMS) -> MinHash | None:
+    """The signature of an article with enough text to be compared with others, else None (see
+    :data:`MIN_SHINGLES`): such an article is its own story."""
+    grams = shingles(title, text, params)
+    if len(grams) < MIN_SHINGLES:
+        return None
+    minhash = _minhash(params)
+    minhash.update_batch(sorted(grams))
     return minhash
 
 
@@ -100,7 +123,7 @@ def decode(raw: bytes, params: StoryParams = DEFAULT_PARAMS) -> MinHash:
     values = np.frombuffer(raw, dtype="<u4").astype(np.uint32)
     if len(values) != params.num_perm:
         raise ValueError(f"stored story signature has {len(values)} values, expected {params.num_perm}")
-    return MinHash(num_perm=params.num_perm, seed=params.seed, hashvalues=values, scheme=SCHEME)
+    return _minhash(params, values)
 
 
 @lru_cache(maxsize=8)

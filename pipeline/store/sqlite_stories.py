@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..models import SearchHit, StoredArticle, Story
-from ..stories import DEFAULT_PARAMS, Candidate, band_keys, choose_story, clusterable, decode, encode, signature
+from ..stories import DEFAULT_PARAMS, Candidate, band_keys, choose_story, decode, encode, sign
 
 STORY_SCHEMA = """
 CREATE TABLE IF NOT EXISTS article_stories (
@@ -47,10 +47,10 @@ class SQLiteStories:
         row = self._db.execute("SELECT story_id FROM article_stories WHERE article_id = ?", (article_id,)).fetchone()
         if row is not None:
             return str(row["story_id"])
-        if not clusterable(title, text, DEFAULT_PARAMS):  # its own story, never a candidate (no bands)
+        minhash = sign(title, text, DEFAULT_PARAMS)
+        if minhash is None:  # too little text: its own story, never a candidate (no bands)
             self._db.execute("INSERT INTO article_stories VALUES (?,?,?)", (article_id, article_id, b""))
             return article_id
-        minhash = signature(title, text, DEFAULT_PARAMS)
         keys = band_keys(minhash, DEFAULT_PARAMS)
         marks = ",".join("?" * len(keys))
         rows = self._db.execute(

@@ -23,10 +23,9 @@ from ...stories import (
     Candidate,
     band_keys,
     choose_story,
-    clusterable,
     decode,
     encode,
-    signature,
+    sign,
 )
 from .bulk import BulkItem
 from .clients import EngineSession
@@ -40,18 +39,18 @@ MAX_CANDIDATES = 1000
 
 def story_fields(stored: StoredArticle) -> dict[str, Any]:
     """The search-only story fields of an article document: band keys and signature of its current text."""
-    if not clusterable(stored.title, stored.text, DEFAULT_PARAMS):
-        return {"story_bands": [], "story_signature": None}
     minhash = _signature(stored.title, stored.text)
+    if minhash is None:
+        return {"story_bands": [], "story_signature": None}
     return {"story_bands": band_keys(minhash, DEFAULT_PARAMS),
             "story_signature": base64.b64encode(encode(minhash)).decode("ascii")}
 
 
 @lru_cache(maxsize=512)  # a bulk batch
-def _signature(title: str, text: str) -> MinHash:
+def _signature(title: str, text: str) -> MinHash | None:
     """One signature per text for a batch: clustering and the document both need it (the strings are the same
     objects, so the cache key costs a cached hash and an identity check)."""
-    return signature(title, text, DEFAULT_PARAMS)
+    return sign(title, text, DEFAULT_PARAMS)
 
 
 def assign_stories(session: EngineSession, prepared: Sequence[StoredArticle], existing: Iterable[str]) -> None:
@@ -62,24 +61,34 @@ def assign_stories(session: EngineSession, prepared: Sequence[StoredArticle], ex
         for record in prepared:
             if record.id in existing:
                 record.story_id = (known.get(record.id) or {}).get("story_id") or record.id
+    signatures: dict[str, MinHash] = {}
     for record in prepared:
-        if record.id not in existing and not clusterable(record.title, record.text, DEFAULT_PARAMS):
-            record.story_id = record.id  # too little text: its own story, never a candidate
-    new = [r for r in prepared if r.id not in existing and r.story_id is None]
+        if record.id not in existing:
+            minhash = _signature(record.title, record.text)
+            if minhash is None:
+                record.story_id = record.id  # too little text: its own story, never a candidate
+            else:
+                signatures[record.id] = minhash
+    new = [r for r in prepared if r.id in signatures]
     if not new:
         return
-    signatures = {r.id: _signature(r.title, r.text) for r in new}
     keys = {r.id: band_keys(signatures[r.id], DEFAULT_PARAMS) for r in new}
-    stored = _stored_candidates(session, sorted({k for ks in keys.values() for k in ks}))
-    in_batch: dict[str, tuple[Candidate, set[str]]] = {}
+    # band key → candidates having it: the stored ones, then the batch's own as they are clustered
+    by_band: dict[str, dict[str, Candidate]] = {}
+    for candidate, bands in _stored_candidates(session, sorted({k for ks in keys.values() for k in ks})):
+        for band in bands:
+            by_band.setdefault(band, {})[candidate.article_id] = candidate
+    done: dict[str, str] = {}
     for record in new:
-        if record.id in in_batch:  # the same article twice in one batch: one story
-            record.story_id = in_batch[record.id][0].story_id
+        if record.id in done:  # the same article twice in one batch: one story
+            record.story_id = done[record.id]
             continue
-        mine = set(keys[record.id])
-        found = [c for c, bands in stored if bands & mine] + [c for c, bands in in_batch.values() if bands & mine]
-        record.story_id = choose_story(record.id, signatures[record.id], found, DEFAULT_PARAMS)
-        in_batch[record.id] = (Candidate(record.id, record.story_id, signatures[record.id]), mine)
+        found = {c.article_id: c for band in keys[record.id] for c in by_band.get(band, {}).values()}
+        record.story_id = done[record.id] = choose_story(record.id, signatures[record.id], found.values(),
+                                                         DEFAULT_PARAMS)
+        mine = Candidate(record.id, record.story_id, signatures[record.id])
+        for band in keys[record.id]:
+            by_band.setdefault(band, {})[record.id] = mine
 
 
 def backfill_stories(session: EngineSession, run_bulk: RunBulk, batch_size: int = 200) -> int:
