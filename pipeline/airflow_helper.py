@@ -19,6 +19,8 @@ from environment variables so the dag-processor never talks to the database for 
     REGWIRE_FETCH_POOL           the pool that caps parallel source polls (default "regwire_fetch")
     REGWIRE_MAINTENANCE_SCHEDULE cron for regwire_maintenance (default "@daily")
     REGWIRE_OPS_CHANNELS         apprise URLs (comma-separated, ``${ENV}`` secrets) told when a task fails for good
+    REGWIRE_WATCH                "on" gives the feed-changes asset one watcher per enabled source (default "off")
+    REGWIRE_WATCH_INTERVAL       seconds between two watches of a source's feeds in the triggerer (default 60)
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import Asset, BaseHook, BaseNotifier, RetryDecision, RetryPolicy, Variable
+from airflow.sdk import Asset, AssetWatcher, BaseHook, BaseNotifier, RetryDecision, RetryPolicy, Variable
 from airflow.sdk.exceptions import AirflowNotFoundException
 
 if TYPE_CHECKING:
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
 ARTICLES = Asset(name="regwire_articles", uri="regwire://articles")
 
 SEARCH_CONN_ID = "regwire_search"
+FEED_CHANGES_NAME, FEED_CHANGES_URI = "regwire_feed_changes", "regwire://feed-changes"
 SOURCES_VARIABLE = "regwire_sources_file"
 RETENTION_VARIABLE = "regwire_retention_days"
 
@@ -61,6 +64,8 @@ POLL_MAX_RETRY_DELAY = _seconds("REGWIRE_POLL_MAX_RETRY_DELAY", 900)
 TASK_TIMEOUT = _seconds("REGWIRE_TASK_TIMEOUT", 1800)
 FETCH_POOL = os.environ.get("REGWIRE_FETCH_POOL", "regwire_fetch")
 MAINTENANCE_SCHEDULE = _schedule("REGWIRE_MAINTENANCE_SCHEDULE", "@daily")
+WATCH = os.environ.get("REGWIRE_WATCH", "off").strip().lower() in ("1", "on", "true", "yes")
+WATCH_INTERVAL = float(os.environ.get("REGWIRE_WATCH_INTERVAL", "60"))
 
 #: SourceReport fields sent to StatsD as regwire.source.<field> (tagged with the source)
 OUTCOME_FIELDS = ("polled", "not_modified", "new", "updated", "failed", "article_errors", "skipped")
@@ -219,3 +224,40 @@ def record_outcome(report: Mapping[str, Any]) -> None:
                      tags={"source": report["source"]})
     except Exception:  # noqa: BLE001 - metrics must never fail a poll
         log.debug("StatsD counters not sent", exc_info=True)
+
+
+# -- watch, then work -----------------------------------------------------------------------------------------------
+
+def feed_watchers(sources_path: str | None = None, interval: float | None = None) -> list[AssetWatcher]:
+    """One watcher per enabled source with feeds (sitemaps stay with regwire_poll), each a
+    :class:`~pipeline.airflow_trigger.FeedChangeTrigger` on the source's feeds. Read at parse time from the sources
+    file (``REGWIRE_SOURCES`` / the packaged catalog): a file, never the database."""
+    from .airflow_trigger import FeedChangeTrigger
+    from .settings import load_settings
+    from .sources import load_sources
+
+    path = sources_path or load_settings().sources
+    return [AssetWatcher(name=f"regwire_watch_{source.name}",
+                         trigger=FeedChangeTrigger(source.name, source.feeds, interval or WATCH_INTERVAL))
+            for source in load_sources(path) if source.enabled and source.feeds]
+
+
+def feed_changes_asset(watch: bool = WATCH) -> Asset:
+    """The asset the watchers feed: events with ``extra["payload"] = {"source", "feed", ...}`` for changed feeds.
+    Without ``watch`` it has no watchers (nothing runs in the triggerer; runs are started by hand or by WebSub)."""
+    watchers = feed_watchers() if watch else []
+    return Asset(name=FEED_CHANGES_NAME, uri=FEED_CHANGES_URI, watchers=watchers)
+
+
+def changed_sources(triggering_events: Any, params: Mapping[str, Any]) -> list[str]:
+    """The sources a feed-changes run must ingest: those named by its triggering asset events (the trigger's payload
+    is the event's ``extra["payload"]``), else by the run's ``changes`` param (the same payloads, for manual runs and
+    tests). Order kept, each source once."""
+    payloads: list[Any] = []
+    for events in (triggering_events or {}).values():
+        for event in events:
+            extra = event.extra if isinstance(event.extra, dict) else {}
+            payloads.append(extra.get("payload", extra))
+    payloads += list(params.get("changes") or [])
+    names = [p["source"] for p in payloads if isinstance(p, dict) and isinstance(p.get("source"), str)]
+    return list(dict.fromkeys(names))
