@@ -22,6 +22,7 @@ from ..query import SearchQuery, Sort
 from ..store.backend import Backend
 from ..store.base import Store
 from .templates import render
+from .websub import websub_router
 
 PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -205,4 +206,5 @@ def create_app(backend_factory: Callable[[], Backend], *, title: str = "regwire 
                                    href=safe_href(article.canonical_url), paragraphs=paragraphs,
                                    evidence=evidence(article)))
 
+    app.include_router(websub_router())  # hub callbacks (issue 14): pipeline/web/websub.py
     return app
