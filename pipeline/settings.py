@@ -83,6 +83,9 @@ class ScheduleSettings(_Group):
     suspend_after: int = Field(10, ge=1, le=1000)
     #: sources polled at once by ``regwire run`` (each source's feeds run one after another)
     workers: int = Field(4, ge=1, le=64)
+    #: WebSub: the public base URL of the app serving ``/websub/`` (``regwire serve``, or the api-server's
+    #: ``/regwire``); hubs call it. Unset: no subscriptions, feeds are polled (or watched) only
+    websub_callback: str | None = Field(None, pattern=r"^https?://", max_length=2000)
 
     @field_validator("max_poll_interval")
     @classmethod

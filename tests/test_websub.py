@@ -289,3 +289,40 @@ def test_leases_are_renewed_before_they_end(settings: Settings, hub_site: Loopba
         store.close()
     finally:
         short.close()
+
+
+def test_cli_subscribes_and_lists_and_maintenance_renews(settings: Settings, hub: LoopbackHub,
+                                                         hub_site: LoopbackSite, callback_app: str,
+                                                         tmp_path: Path) -> None:
+    """``regwire sources websub`` (the command-line path) subscribes the feed that advertises a hub and lists it; the
+    maintenance task renews its lease when REGWIRE_WEBSUB_CALLBACK is set."""
+    import json
+
+    from test_cli import regwire
+
+    from pipeline.sources import load_sources
+    from pipeline.tasks import maintenance
+
+    hub.lease_seconds = 30 * 24 * 3600
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(f'sources:\n  - name: ledger-news-rss\n    feeds: ["{hub_site.url("/feeds/rss.xml")}"]\n'
+                       f'  - name: no-hub\n    feeds: ["{hub_site.url("/feeds/atom.xml")}"]\n')
+    missing = regwire("sources", "websub", "--sources", str(sources), home=settings.home)
+    assert missing.returncode != 0 and "no callback URL" in missing.stderr and "Traceback" not in missing.stderr
+    done = regwire("sources", "websub", "--sources", str(sources), "--callback", callback_app, "--json",
+                   home=settings.home)
+    assert done.returncode == 0, done.stderr
+    _wait(lambda: hub.verifications)
+    [row] = json.loads(done.stdout)["subscriptions"]
+    assert row["source"] == "ledger-news-rss" and row["hub"] == hub.url
+    listed = regwire("sources", "websub", "--sources", str(sources), "--callback", callback_app, home=settings.home)
+    assert "ledger-news-rss" in listed.stdout and "active" in listed.stdout
+    assert len(hub.requests) == 1, "an active lease is not requested again"
+    hub_settings = settings.model_copy(update={"schedule": settings.schedule.model_copy(
+        update={"websub_callback": callback_app})})
+    far_future = datetime.now(UTC) + timedelta(days=30)  # the maintenance run happens near the end of the lease
+    with task_context(hub_settings, tagger=None, clock=lambda: far_future) as ctx:
+        result = maintenance(ctx, sources=load_sources(sources))
+    assert result["websub"]["enabled"] and result["websub"]["renewed"] == [hub_site.url("/feeds/rss.xml")]
+    assert len(hub.requests) == 2, "renewed once (not subscribed again in the same run)"
+    assert hub.requests[1]["hub.callback"] == hub.requests[0]["hub.callback"]

@@ -5,7 +5,7 @@ serves the callback, :mod:`pipeline.web.websub`)."""
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from ..errors import FetchError
 from ..settings import Settings
@@ -17,6 +17,9 @@ from .poll import load_source, poll_source
 from .report import SourceReport
 
 log = logging.getLogger("regwire.websub")
+
+#: a subscription requested this recently is not requested again (renewal and subscription in one maintenance run)
+RECENT_REQUEST = timedelta(minutes=10)
 
 
 def subscribe_source(ctx: TaskContext, source: Source, callback_base: str) -> list[Subscription]:
@@ -34,7 +37,7 @@ def subscribe_source(ctx: TaskContext, source: Source, callback_base: str) -> li
                         continue
                     known = store.by_topic(link.topic)
                     now = ctx.clock()
-                    if known and known.state == "active" and known.expires_at and known.expires_at > now + RENEW_MARGIN:
+                    if known and _covered(known, now):
                         done.append(known)
                         continue
                     done.append(subscribe(store, client, link=link, source=source.name, callback_base=callback_base,
@@ -44,6 +47,15 @@ def subscribe_source(ctx: TaskContext, source: Source, callback_base: str) -> li
     finally:
         store.close()
     return done
+
+
+def _covered(subscription: Subscription, now: datetime) -> bool:
+    """No request needed: an active lease that does not end within the renewal margin, or a request sent moments
+    ago (the hub's verification may still be on its way)."""
+    if subscription.state in ("active", "pending") and now - subscription.requested_at < RECENT_REQUEST:
+        return True
+    return (subscription.state == "active" and subscription.expires_at is not None
+            and subscription.expires_at > now + RENEW_MARGIN)
 
 
 def renew_websub_leases(ctx: TaskContext, callback_base: str,
