@@ -14,9 +14,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
+
+if TYPE_CHECKING:
+    from .sources.watch import FeedWatcher
 
 log = logging.getLogger("regwire.airflow.trigger")
 
@@ -39,10 +42,9 @@ class FeedChangeTrigger(BaseEventTrigger):
                 {"source": self.source, "feeds": self.feeds, "interval": self.interval, "max_rounds": self.max_rounds})
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from .settings import load_settings
-        from .sources.watch import FeedWatcher, watch_once
+        from .sources.watch import watch_once
 
-        watcher = FeedWatcher(load_settings())
+        watcher = _acquire_watcher()
         rounds = 0
         try:
             while True:
@@ -55,4 +57,29 @@ class FeedChangeTrigger(BaseEventTrigger):
                     return
                 await asyncio.sleep(self.interval)
         finally:
-            await watcher.aclose()
+            await _release_watcher()
+
+
+#: one watcher (HTTP connection pool, store connection, what was seen) per event loop, shared by every trigger the
+#: triggerer runs in it: 500 sources cost one client and one store connection, not 500
+_SHARED: dict[int, tuple[FeedWatcher, int]] = {}
+
+
+def _acquire_watcher() -> FeedWatcher:
+    from .settings import load_settings
+    from .sources.watch import FeedWatcher
+
+    key = id(asyncio.get_running_loop())
+    watcher, users = _SHARED.get(key) or (FeedWatcher(load_settings()), 0)
+    _SHARED[key] = (watcher, users + 1)
+    return watcher
+
+
+async def _release_watcher() -> None:
+    key = id(asyncio.get_running_loop())
+    watcher, users = _SHARED[key]
+    if users > 1:
+        _SHARED[key] = (watcher, users - 1)
+        return
+    del _SHARED[key]
+    await watcher.aclose()
