@@ -101,7 +101,8 @@ class FeedWatcher:
         )
         self._feed_state, self._known = feed_state, known_articles
         self._backend: Backend | None = None
-        self._seen: dict[str, _Seen] = {}
+        #: (source, feed) → what this watcher saw last (two sources listing one feed each get their event)
+        self._seen: dict[tuple[str, str], _Seen] = {}
         self.requests = 0
 
     async def aclose(self) -> None:
@@ -129,10 +130,11 @@ class FeedWatcher:
     async def check(self, source: str, feed_url: str) -> FeedChange | None:
         """Watch ``feed_url`` once: the change found, or None when the host holds a Retry-After (not asked).
         Raises a :class:`~pipeline.errors.FetchError` or :class:`~pipeline.errors.FeedParseError` naming the feed."""
-        seen = self._seen.get(feed_url)
+        seen = self._seen.get((source, feed_url))
         if seen is None:
             state = await asyncio.to_thread(self._stored_state, feed_url)
-            seen = self._seen[feed_url] = _Seen(state.etag if state else None, state.last_modified if state else None)
+            seen = _Seen(state.etag if state else None, state.last_modified if state else None)
+            self._seen[(source, feed_url)] = seen
         host = parse_url(feed_url).host
         if not await self._polite_start(host):
             return None
