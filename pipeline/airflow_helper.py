@@ -1,4 +1,5 @@
-"""regwire's Airflow adapter: the one module of the package that imports Airflow (as dlt does with
+"""regwire's Airflow adapter: the one module of the package that imports Airflow (with its event trigger,
+:mod:`pipeline.airflow_trigger`, which the triggerer imports by class path) (as dlt does with
 ``dlt.helpers.airflow_helper``). The DAG files in ``dags/`` and the plugin in ``plugins/`` import it; the rest of
 ``pipeline`` never imports Airflow, so the library runs and is tested without it. It is part of the installed
 package, so every Airflow entry point (scheduler, dag-processor, ``airflow dags list-import-errors``, workers) imports
