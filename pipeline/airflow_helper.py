@@ -250,6 +250,27 @@ def feed_changes_asset(watch: bool = WATCH) -> Asset:
     return Asset(name=FEED_CHANGES_NAME, uri=FEED_CHANGES_URI, watchers=watchers)
 
 
+def feed_changes_event(source: str, feed: str) -> bool:
+    """Record an event on ``regwire_feed_changes`` from inside the api-server (a WebSub push the plugin's app
+    received), with the payload a watcher's event carries, so ``regwire_watch`` ingests the source. False (logged)
+    when the asset is not known yet (regwire_watch not parsed): the timetable poll picks the change up."""
+    from airflow.assets.manager import AssetManager
+    from airflow.models.asset import AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        asset = session.scalar(select(AssetModel).where(AssetModel.name == FEED_CHANGES_NAME))
+        if asset is None:
+            log.warning("websub push for %s (%s) not recorded: asset %s unknown (is regwire_watch deployed?)",
+                        source, feed, FEED_CHANGES_NAME)
+            return False
+        event = AssetManager.register_asset_change(
+            asset=asset, session=session,
+            extra={"from_websub": True, "payload": {"source": source, "feed": feed, "via": "websub"}})
+        return event is not None
+
+
 def changed_sources(triggering_events: Any, params: Mapping[str, Any]) -> list[str]:
     """The sources a feed-changes run must ingest: those named by its triggering asset events (the trigger's payload
     is the event's ``extra["payload"]``), else by the run's ``changes`` param (the same payloads, for manual runs and

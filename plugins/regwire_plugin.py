@@ -1,6 +1,7 @@
 """regwire's Airflow plugin: the news search app on the api-server, linked from the Airflow UI.
 
 * ``fastapi_apps``: :func:`pipeline.web.create_app` mounted at ``/regwire`` (JSON API under ``/regwire/api/``).
+* WebSub: the app's ``/regwire/websub/`` callbacks turn a verified push into an event on ``regwire_feed_changes``.
 * ``external_views``: a "News search" entry in the UI's Browse menu pointing at ``/regwire/``.
 * ``listeners``: :class:`PollFailureListener` counts every failed ``regwire_poll`` ``source.poll`` map index per
   source, also failures the task's own metrics hook never saw (a bad sources file, a crash): a log line and the
@@ -18,6 +19,7 @@ from airflow.listeners import hookimpl
 from airflow.plugins_manager import AirflowPlugin
 
 from pipeline.web import create_app
+from pipeline.web.websub import set_notification_handler
 
 log = logging.getLogger("regwire.airflow.plugin")
 
@@ -33,6 +35,16 @@ def _open_backend():
 
 
 search_app = create_app(_open_backend)
+
+
+def _websub_event(source: str, topic: str) -> None:
+    from pipeline.airflow_helper import feed_changes_event
+
+    feed_changes_event(source, topic)
+
+
+# a WebSub push received by the api-server becomes an event on regwire_feed_changes (regwire_watch ingests it)
+set_notification_handler(_websub_event)
 
 
 class PollFailureListener:

@@ -250,3 +250,62 @@ def test_watchers_parse_with_the_dag_processors_own_parsing(airflow_home: Path, 
     assert classpath == "pipeline.airflow_trigger.FeedChangeTrigger"
     assert kwargs == {"source": "ledger-news-atom", "feeds": ["http://127.0.0.1:9/feeds/atom.xml"], "interval": 30.0,
                       "max_rounds": 0}
+
+
+WEBSUB_EVENT_SCRIPT = """
+    import hashlib, hmac, json, os
+    from airflow.dag_processing.dagbag import BundleDagBag
+    from airflow import plugins_manager
+    from airflow.models.asset import AssetDagRunQueue, AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    # regwire_watch serialized once (an empty manual run): its asset is known to the metadata DB
+    bag = BundleDagBag(dag_folder="{dags}", bundle_path="{dags}", bundle_name="dags-folder")
+    bag.dags["regwire_watch"].test(run_conf={{"changes": []}})
+    from airflow.models.dag import DagModel
+    with create_session() as session:  # new DAGs start paused here; an event queues runs for unpaused ones only
+        session.query(DagModel).filter(DagModel.dag_id == "regwire_watch").update({{"is_paused": False}})
+    plugins_manager.ensure_plugins_loaded()
+    [plugin] = [p for p in plugins_manager._get_plugins()[0] if p.name == "regwire"]
+    host = FastAPI()
+    app = plugin.fastapi_apps[0]
+    host.mount(app["url_prefix"], app["app"])
+    client = TestClient(host)
+    body = b"<rss/>"
+    sid, secret = os.environ["TEST_SUBSCRIPTION"], os.environ["TEST_SECRET"]
+    forged = client.post(f"/regwire/websub/{{sid}}", content=body, headers={{"X-Hub-Signature": "sha256=00"}})
+    signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    good = client.post(f"/regwire/websub/{{sid}}", content=body, headers={{"X-Hub-Signature": signature}})
+    with create_session() as session:
+        events = [e.extra for e in session.query(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+                  .filter(AssetModel.name == "regwire_feed_changes")]
+        queued = [q.target_dag_id for q in session.query(AssetDagRunQueue)]
+    print("RESULT " + json.dumps({{"forged": forged.status_code, "good": good.status_code, "events": events,
+                                   "queued": queued}}))
+"""
+
+
+@pytest.mark.usefixtures("airflow_home")
+def test_websub_push_to_the_plugin_app_becomes_a_feed_changes_event(airflow_home: Path, tmp_path: Path) -> None:  # noqa: F811
+    """On Airflow, a verified push to the api-server's app records the same asset event a watcher would (and queues
+    regwire_watch); a forged one records nothing."""
+    from datetime import UTC, datetime
+
+    from pipeline.store.websub import SubscriptionStore
+
+    home = tmp_path / "rw"
+    store = SubscriptionStore.in_home(home)
+    now = datetime.now(UTC)
+    store.requested(id="sub-1", topic="http://127.0.0.1:9/feeds/rss.xml", hub="http://127.0.0.1:9/hub",
+                    source="ledger-news-rss", secret="s" * 64, callback="http://127.0.0.1:9/regwire/websub/sub-1",
+                    now=now)
+    store.verified("sub-1", 3600, now)
+    store.close()
+    env = _airflow_env(airflow_home, home, TEST_SUBSCRIPTION="sub-1", TEST_SECRET="s" * 64)
+    result = _run_python(WEBSUB_EVENT_SCRIPT.format(dags=DAGS), env, timeout=180)
+    assert result["forged"] == result["good"] == 202
+    assert result["events"] == [{"from_websub": True, "payload": {
+        "source": "ledger-news-rss", "feed": "http://127.0.0.1:9/feeds/rss.xml", "via": "websub"}}]
+    assert "regwire_watch" in result["queued"]

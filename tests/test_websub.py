@@ -147,7 +147,7 @@ def notified() -> list[str]:
 def callback_app(settings: Settings, notified: list[str]) -> Iterator[str]:
     """The callback routes, recording which source a notification would ingest (the ingest itself: see below)."""
     app = FastAPI()
-    app.include_router(websub_router(lambda: settings, notified.append))
+    app.include_router(websub_router(lambda: settings, lambda source, _topic: notified.append(source)))
     yield from _serve(app)
 
 

@@ -5,7 +5,9 @@
                                    (``X-Hub-Signature``), then the source is ingested after the answer
 
 Answers never say why a notification was ignored (2xx either way, as WebSub requires). Bodies are read up to the feed
-size cap. ``on_notification(source)`` defaults to a direct ingest of that source (the ``regwire serve`` path).
+size cap. ``on_notification(source, topic)`` defaults to the handler set with :func:`set_notification_handler` (the
+Airflow plugin sets one that records an event on the ``regwire_feed_changes`` asset), else a direct ingest of that
+source (the ``regwire serve`` path).
 """
 
 from __future__ import annotations
@@ -20,9 +22,18 @@ from ..settings import Settings, load_settings
 from ..sources.websub import accept_notification, verify_intent
 from ..store.websub import SubscriptionStore
 
+#: (source, topic) → None: what a verified notification does
+Notify = Callable[[str, str], None]
+_HANDLER: list[Notify] = []
 
-def _ingest(settings: Settings) -> Callable[[str], None]:
-    def run(source: str) -> None:
+
+def set_notification_handler(handler: Notify) -> None:
+    """What notifications do in this process from now on (the Airflow plugin: an asset event, not an ingest)."""
+    _HANDLER[:] = [handler]
+
+
+def _ingest(settings: Settings) -> Notify:
+    def run(source: str, _topic: str) -> None:
         from ..tasks.websub import ingest_notified_source
 
         ingest_notified_source(settings, source)
@@ -30,15 +41,15 @@ def _ingest(settings: Settings) -> Callable[[str], None]:
 
 
 def websub_router(settings_factory: Callable[[], Settings] = load_settings,
-                  on_notification: Callable[[str], None] | None = None) -> APIRouter:
+                  on_notification: Notify | None = None) -> APIRouter:
     router = APIRouter(prefix="/websub", tags=["websub"])
     opened: dict[str, object] = {}
 
-    def parts() -> tuple[Settings, SubscriptionStore, Callable[[str], None]]:
+    def parts() -> tuple[Settings, SubscriptionStore, Notify]:
         if not opened:
             settings = settings_factory()
             opened.update(settings=settings, store=SubscriptionStore.in_home(settings.home),
-                          notify=on_notification or _ingest(settings))
+                          notify=on_notification or (_HANDLER[0] if _HANDLER else _ingest(settings)))
         return opened["settings"], opened["store"], opened["notify"]  # type: ignore[return-value]
 
     @router.get("/{subscription_id}", include_in_schema=False)
@@ -61,7 +72,7 @@ def websub_router(settings_factory: Callable[[], Settings] = load_settings,
         subscription = accept_notification(store, subscription_id, b"".join(chunks),
                                            request.headers.get("x-hub-signature"))
         if subscription is not None:
-            background.add_task(run, subscription.source)
+            background.add_task(run, subscription.source, subscription.topic)
         return PlainTextResponse("", status_code=202)
 
     return router
