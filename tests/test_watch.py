@@ -309,3 +309,15 @@ def test_websub_push_to_the_plugin_app_becomes_a_feed_changes_event(airflow_home
     assert result["events"] == [{"from_websub": True, "payload": {
         "source": "ledger-news-rss", "feed": "http://127.0.0.1:9/feeds/rss.xml", "via": "websub"}}]
     assert "regwire_watch" in result["queued"]
+
+
+def test_watch_of_a_rate_limited_feed_holds_the_host_for_everyone(tmp_path: Path, copied_site: LoopbackSite) -> None:
+    settings = Settings(home=tmp_path / "home", allow_networks=["127.0.0.0/8"], host_delay=0.0)
+    copied_site.route("/busy.xml", Response(429, b"slow down", {"Retry-After": "120"}))
+    from pipeline.errors import HTTPStatusError
+
+    with pytest.raises(HTTPStatusError, match="429"):
+        _check(FeedWatcher(settings, feed_state=lambda _u: None, known_articles=lambda _u: {}),
+               copied_site.url("/busy.xml"))
+    held = FileSlotBook(settings.home / "hosts").held_until("127.0.0.1")
+    assert 100 < held - time.time() <= 121, "the fetcher and every other watch see the host's Retry-After"

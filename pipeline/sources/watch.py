@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import httpx
@@ -178,6 +179,15 @@ class FeedWatcher:
                 await asyncio.sleep(wait)
         return True
 
+    def _hold_if_asked(self, url: str, response: httpx.Response) -> None:
+        """A 429/503 with Retry-After holds the host in the shared book: no watch or poll asks it until then."""
+        from ..fetch.fetcher import MAX_HOLD, parse_retry_after
+
+        until = parse_retry_after(response.headers.get("retry-after")) if response.status_code in (429, 503) else None
+        if until is not None:
+            until = min(until, datetime.now(UTC) + MAX_HOLD)
+            self.book.hold(parse_url(url).host, until.timestamp())
+
     async def _get(self, url: str, headers: dict[str, str]) -> tuple[int, httpx.Headers, bytes]:
         self.requests += 1
         cap = self.settings.http.max_feed_bytes
@@ -185,6 +195,7 @@ class FeedWatcher:
             async with asyncio.timeout(self.settings.http.total_timeout):
                 async with self.client.stream("GET", url, headers=headers) as response:
                     if response.status_code >= 400:
+                        self._hold_if_asked(url, response)
                         raise HTTPStatusError(url, response.status_code, response.reason_phrase,
                                               response.headers.get("retry-after"))
                     if response.status_code == 304:
