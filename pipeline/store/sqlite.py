@@ -13,9 +13,10 @@ from typing import Any, Self
 
 from ..errors import ArticleNotFoundError, RegwireError, StoreError
 from ..models import FeedState, SearchHit, SearchResult, StoredArticle, WriteOutcome
-from ..query import ParsedQuery, SearchQuery, Sort, Term
+from ..query import SearchQuery, Sort
 from ..tagging.models import Tags
 from .base import ArticleWrite, KnownArticle, WriteResult
+from .sqlite_query import fts_query
 
 SCHEMA_VERSION = 1
 #: BM25 column weights (title, text): a word in the title counts five times as much
@@ -56,7 +57,7 @@ CREATE TABLE IF NOT EXISTS article_urls (  -- every canonical URL known to lead 
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS article_tags (
     article_id TEXT NOT NULL,
-    kind TEXT NOT NULL,   -- topic | jurisdiction
+    kind TEXT NOT NULL,   -- topic | jurisdiction (a subject) | mentioned (a jurisdiction only named)
     value TEXT NOT NULL,
     PRIMARY KEY (article_id, kind, value)
 ) WITHOUT ROWID;
@@ -84,23 +85,13 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
+def _marks(values: Sequence[Any]) -> str:
+    """``?,?,?``: one SQL parameter per value."""
+    return ",".join("?" * len(values))
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat() if value is not None else None
-
-
-def fts_expression(parsed: ParsedQuery) -> tuple[str | None, str | None]:
-    """(positive MATCH expression, excluded MATCH expression) for FTS5; each None when absent."""
-
-    def term(t: Term) -> str:
-        quoted = '"' + t.text.replace('"', '""') + '"'
-        return quoted + " *" if t.prefix else quoted
-
-    def group(terms: list[Term]) -> str:
-        return term(terms[0]) if len(terms) == 1 else "(" + " OR ".join(term(t) for t in terms) + ")"
-
-    positive = " AND ".join(group(g) for g in parsed.must) or None
-    negative = " OR ".join(term(t) for t in parsed.must_not) or None
-    return positive, negative
 
 
 def safe_snippet(raw: str) -> str:
@@ -174,6 +165,16 @@ class SQLiteStore(SQLiteFile):
     def __init__(self, path: str | Path):
         super().__init__(path, _SCHEMA)
         self._query("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        self._add_mentioned_rows()
+
+    def _add_mentioned_rows(self) -> None:
+        """Stores written before mentioned jurisdictions had rows get them from the stored tags, once."""
+        if self._query("SELECT 1 FROM meta WHERE key = 'mentioned_rows'"):
+            return
+        with self._transaction() as db:
+            db.execute("INSERT OR IGNORE INTO article_tags SELECT a.id, 'mentioned', j.value FROM articles a,"
+                       " json_each(a.doc, '$.tags.mentioned_jurisdictions') j WHERE j.type = 'text'")
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('mentioned_rows', '1')")
 
     # -- articles -------------------------------------------------------------------------------------------------
 
@@ -219,6 +220,7 @@ class SQLiteStore(SQLiteFile):
             return
         rows = [(article_id, "topic", t) for t in tags.topics]
         rows += [(article_id, "jurisdiction", j) for j in tags.jurisdictions]
+        rows += [(article_id, "mentioned", j) for j in tags.mentioned_jurisdictions]
         self._db.executemany("INSERT OR IGNORE INTO article_tags VALUES (?,?,?)", rows)
 
     def set_tags(self, article_id: str, tags: Tags) -> None:
@@ -296,12 +298,11 @@ class SQLiteStore(SQLiteFile):
     # -- search ---------------------------------------------------------------------------------------------------
 
     def search(self, query: SearchQuery) -> SearchResult:
-        parsed = query.parsed()
-        positive, negative = fts_expression(parsed)
+        text = fts_query(query.parsed())
+        positive = text.match
         where, params = self._filters(query)
-        if negative:
-            where.append("a.rowid NOT IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?)")
-            params.append(negative)
+        where += text.where
+        params += text.params
         if positive:
             base = "FROM articles_fts JOIN articles a ON a.rowid = articles_fts.rowid WHERE articles_fts MATCH ?"
             params = [positive, *params]
@@ -345,11 +346,13 @@ class SQLiteStore(SQLiteFile):
         if query.min_relevance is not None:
             where.append("a.relevance >= ?")
             params.append(query.min_relevance)
-        for kind, values in (("topic", query.topics), ("jurisdiction", query.jurisdictions)):
+        # subjects only, unless the query also wants the articles that merely name the jurisdiction
+        roles = ("jurisdiction", "mentioned") if query.include_mentions else ("jurisdiction",)
+        for kinds, values in ((("topic",), query.topics), (roles, query.jurisdictions)):
             if values:  # any of the values (OR within a filter, AND across filters)
-                where.append(f"a.id IN (SELECT article_id FROM article_tags WHERE kind = ? AND value IN"
-                             f" ({','.join('?' * len(values))}))")
-                params.extend([kind, *values])
+                where.append(f"a.id IN (SELECT article_id FROM article_tags WHERE kind IN ({_marks(kinds)})"
+                             f" AND value IN ({_marks(values)}))")
+                params.extend([*kinds, *values])
         return where, params
 
     def _facets(self, base: str, clause: str, params: list[Any]) -> dict[str, dict[str, int]]:
