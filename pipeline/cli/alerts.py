@@ -19,7 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..alerts.models import Alert, DeliveryState, Mode
-from .common import JsonOption, cli_context, cli_settings, console, emit_json, err_console, fail
+from .common import JsonOption, cli_context, cli_settings, console, emit_json, err_console
 
 if TYPE_CHECKING:  # the stores and senders load when a command runs, not for `regwire --help`
     from ..alerts.store import AlertStore
@@ -75,13 +75,10 @@ def alerts_add(
         "sources": source or [], "languages": language or [], "min_relevance": min_relevance,
         "channels": channel, "mode": mode, "updates": updates, "enabled": not disabled,
     }
-    from ..alerts.loader import alert_from_dict
+    from ..alerts.loader import add_alert
 
     with _alert_store() as (_settings, store):
-        alert = alert_from_dict(data)
-        if not replace and any(a.name == alert.name for a in store.list_alerts()):
-            raise fail(f"an alert named {alert.name!r} exists already (use --replace to overwrite it)")
-        created = store.save_alert(alert, datetime.now(UTC))
+        alert, created = add_alert(store, data, replace=replace)
     if as_json:
         emit_json({"created": created, "alert": alert.model_dump(mode="json")})
         return
