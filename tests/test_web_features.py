@@ -229,7 +229,7 @@ def test_article_view(client: TestClient, store: SQLiteStore) -> None:
     assert '<span id="authors">Aigerim Nurlanovna, J. Smith</span>' in page
     assert page.index('id="tags"') < page.index('id="text"') < page.index('id="evidence-details"')
     assert re.search(r'<details id="evidence-details">\s*<summary>Evidence: 30 matches', page)  # folded
-    assert '<td id="relevance">0.95</td>' in page and 'class="tag mentioned"' not in page
+    assert '<td id="relevance">0.95</td>' in page and '<span class="tag mentioned">UA</span>' in page
 
 
 def test_snippets_end_on_a_word(client: TestClient) -> None:
