@@ -56,6 +56,13 @@ def _article(store: SQLiteStore, n: int, *, day: int, relevance: float, jurisdic
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SQLiteStore]:
     s = SQLiteStore(tmp_path / "home" / "regwire.db")
+    fill_many(s)
+    yield s
+    s.close()
+
+
+def fill_many(s: SQLiteStore) -> None:
+    """46 articles: 45 stablecoin stories over days 1, 2 and 5 of March 2026, and one on day 7 with authors."""
     for n in range(45):  # 45 hits over days 1, 2, 5 (3 and 4 empty): three pages of twenty
         _article(s, n, day=(1, 2, 5)[n % 3], relevance=0.3 if n % 5 == 0 else 0.8,
                  jurisdiction="KZ" if n % 2 else "EU", source="wire-a" if n < 30 else "wire-b",
@@ -63,8 +70,6 @@ def store(tmp_path: Path) -> Iterator[SQLiteStore]:
     _article(s, 99, day=7, relevance=0.95, jurisdiction="KZ", source=ODD_SOURCE, topic="licensing",
              title="AIFC regulator licenses a Kazakhstan exchange", authors=["Aigerim Nurlanovna", "J. Smith"],
              text="The AIFC regulator in Kazakhstan licensed an exchange.\nBitcoin was not mentioned much.")
-    yield s
-    s.close()
 
 
 @pytest.fixture
