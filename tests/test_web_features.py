@@ -253,3 +253,11 @@ def test_query_terms_and_highlight() -> None:
         ["Kazakhstan", "travel rule", "regul"]
     marked = highlight("Travel  rule for <b>regulators</b>", ["travel rule", "regul"])
     assert str(marked) == "<mark>Travel  rule</mark> for &lt;b&gt;<mark>regulators</mark>&lt;/b&gt;"
+
+
+def test_back_from_an_article_returns_to_the_same_page(client: TestClient) -> None:
+    second = client.get("/", params={"q": "stablecoin", "offset": "20"}).text
+    first_hit = unescape(re.search(r'class="hit-title" href="([^"]+)"', second).group(1))
+    back = _links(client.get(first_hit).text, "back")
+    assert dict(parse_qsl(urlsplit(back).query)) == {"q": "stablecoin", "offset": "20"}
+    assert '<p id="page-of">page 2 of 3</p>' in client.get(back).text

@@ -118,7 +118,8 @@ def search_view(request: Request, params: SearchParams, *, notice: str | None = 
     base = base_of(request)
     searched, result, error = _run_search(request, params)
     qs = params.query_string(offset=0)
-    hits = [{"hit": h, "snippet": safe_snippet(h.snippet), "href": f"{base}/articles/{h.id}{qs}"}
+    here = params.query_string()  # the article's "← search" comes back to this page of results
+    hits = [{"hit": h, "snippet": safe_snippet(h.snippet), "href": f"{base}/articles/{h.id}{here}"}
             for h in (result.hits if result else [])]
     form = alert_form or AlertForm()
     body = render(
