@@ -79,7 +79,11 @@ class SearchParams:
     offset: int = 0
 
     def query(self, *, limit: int = PAGE_SIZE, offset: int | None = None, facets: bool = True) -> SearchQuery:
-        """The store's query; raises ValueError naming the parameter when a date or the relevance is bad."""
+        """The store's query; raises ValueError naming the parameter when a date or the relevance is bad, or when
+        the page would end beyond the result window."""
+        start = self.offset if offset is None else offset
+        if start + limit > MAX_OFFSET:
+            raise ValueError(f"offset: results end at {MAX_OFFSET}; offset + limit is {start + limit}")
         return SearchQuery(
             q=self.q, topics=self.topic, jurisdictions=self.jurisdiction, sources=self.source,
             languages=self.language, since=_bound(parse_day(self.since, "since")),
@@ -96,6 +100,8 @@ class SearchParams:
                 check(getattr(self, name))
             except ValueError:
                 changes[name] = ""
+        if self.offset + PAGE_SIZE > MAX_OFFSET:
+            changes["offset"] = 0
         return replace(self, **changes)
 
     def pairs(self, *, offset: bool = True) -> list[tuple[str, str]]:
