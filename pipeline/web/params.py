@@ -22,7 +22,7 @@ MAX_PAGE_SIZE = 100
 #: the deepest result the engines page to (their max_result_window); the embedded store follows the same rule
 MAX_OFFSET = 10_000
 #: a backstop only: the query parser's own cap (shorter) answers 400 with the position, as for any bad query
-MAX_QUERY_CHARS = 2000
+MAX_QUERY_CHARS = 20_000
 
 QueryText = Annotated[str, Query(max_length=MAX_QUERY_CHARS, description="query string (Lucene syntax)")]
 Many = Annotated[list[str] | None, Query()]
