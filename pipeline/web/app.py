@@ -34,7 +34,7 @@ def _store_failure_handler(request: Request, exc: Exception) -> Response:
     if request.url.path.startswith(str(request.scope.get("root_path", "")).rstrip("/") + "/api/"):
         return JSONResponse({"detail": reason}, status_code=status)
     base = str(request.scope.get("root_path", "")).rstrip("/")
-    return HTMLResponse(render("unavailable.html", base=base, title=request.app.title, reason=reason),
+    return HTMLResponse(render("unavailable.html", base=base, title=request.app.title, reason=reason, status=status),
                         status_code=status)
 
 
