@@ -180,3 +180,13 @@ def test_read_only_store_is_503_with_the_reason(store: SQLiteStore, tmp_path: Pa
     api_status, api_body, page_status, traceback = json.loads(line[0][len("RESULT "):])
     assert api_status == 503 and "unavailable" in api_body["detail"] and str(store.path) in api_body["detail"]
     assert page_status == 503 and not traceback
+
+
+def test_store_failures_map_to_status_and_reason() -> None:
+    from pipeline.errors import SearchEngineRequestError, SearchEngineUnavailableError, StoreError
+    from pipeline.web.state import store_failure
+
+    assert store_failure(SearchEngineRequestError("window exceeded", status=400)) == (400, "window exceeded")
+    status, reason = store_failure(SearchEngineUnavailableError("connection refused", status=None))
+    assert status == 503 and reason.endswith("connection refused")
+    assert store_failure(StoreError("disk I/O error"))[0] == 503
