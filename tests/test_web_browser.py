@@ -263,13 +263,18 @@ def test_every_filter_sort_histogram_and_pages(big_server, browser: webdriver.Ch
     _submit_and_wait(browser, browser.find_element(By.ID, "apply").click)
     assert _total(browser) == "8 articles"
     assert all(float(r.text.split()[-1]) >= 0.5 for r in browser.find_elements(By.CSS_SELECTOR, ".relevance"))
+    # entity: typed, applied, then shown as a ticked filter
+    browser.find_element(By.ID, "entity-input").send_keys("AIFC")
+    _submit_and_wait(browser, browser.find_element(By.ID, "apply").click)
+    assert _total(browser) == "8 articles"
+    assert browser.find_element(By.CSS_SELECTOR, '#facet-entity input[value="AIFC"]').is_selected()
     # sort: the select submits; the permalink reproduces everything
     from selenium.webdriver.support.ui import Select
 
     _submit_and_wait(browser, lambda: Select(browser.find_element(By.ID, "sort")).select_by_value("date"))
     dates = [h.text for h in browser.find_elements(By.CSS_SELECTOR, "li.hit .meta")]
     assert dates == sorted(dates, key=lambda m: m.split(" · ")[1], reverse=True)
-    expected = [("jurisdiction", "KZ"), ("min_relevance", "0.5"), ("q", "stablecoin"), ("since", "2026-03-01"),
+    expected = [("entity", "AIFC"), ("jurisdiction", "KZ"), ("min_relevance", "0.5"), ("q", "stablecoin"), ("since", "2026-03-01"),
                 ("sort", "date"), ("source", "wire-a"), ("topic", "stablecoins"), ("until", "2026-03-02")]
     assert _query_pairs(browser.current_url) == expected
     permalink = browser.find_element(By.ID, "permalink").get_attribute("href")
@@ -279,6 +284,8 @@ def test_every_filter_sort_histogram_and_pages(big_server, browser: webdriver.Ch
     # a fresh visit of the permalink shows the same search
     _go(browser, permalink)
     assert _total(browser) == "8 articles"
+    _go(browser, base + "/?entity=Astana+Financial+Services+Authority")
+    assert _total(browser) == "1 article"
 
     # pages
     _go(browser, base + "/?q=stablecoin")

@@ -37,11 +37,12 @@ ODD_SOURCE = "=cmd|' /C calc'!A0"
 
 
 def _article(store: SQLiteStore, n: int, *, day: int, relevance: float, jurisdiction: str, source: str,
-             topic: str, title: str | None = None, text: str = LONG_TEXT, authors: list[str] | None = None) -> str:
+             topic: str, title: str | None = None, text: str = LONG_TEXT, authors: list[str] | None = None,
+             entities: tuple[str, ...] = ("AIFC",)) -> str:
     url = f"https://news.example/{n}"
     tags = Tags(topics=[topic], jurisdictions=[jurisdiction], primary_jurisdiction=jurisdiction,
                 mentioned_jurisdictions=["UA"] if n % 2 else [],
-                entities=[Entity(name="AIFC", type="regulator", jurisdiction="KZ")], relevance=relevance,
+                entities=[Entity(name=e, type="regulator", jurisdiction="KZ") for e in entities], relevance=relevance,
                 matches=[Match(label=f"jurisdiction:{jurisdiction}", phrase="Kazakhstan",
                                offset=text.index("Kazakhstan"), weight=1.0, field="text")] * 30,
                 language="en", taxonomy_version="test")
@@ -69,6 +70,7 @@ def fill_many(s: SQLiteStore) -> None:
                  topic="stablecoins" if n % 4 else "licensing")
     _article(s, 99, day=7, relevance=0.95, jurisdiction="KZ", source=ODD_SOURCE, topic="licensing",
              title="AIFC regulator licenses a Kazakhstan exchange", authors=["Aigerim Nurlanovna", "J. Smith"],
+             entities=("AIFC", "Astana Financial Services Authority"),
              text="The AIFC regulator in Kazakhstan licensed an exchange.\nBitcoin was not mentioned much.")
 
 
@@ -261,3 +263,25 @@ def test_back_from_an_article_returns_to_the_same_page(client: TestClient) -> No
     back = _links(client.get(first_hit).text, "back")
     assert dict(parse_qsl(urlsplit(back).query)) == {"q": "stablecoin", "offset": "20"}
     assert '<p id="page-of">page 2 of 3</p>' in client.get(back).text
+
+
+def test_entity_filter_round_trips_and_reaches_alerts(client: TestClient, store: SQLiteStore) -> None:
+    """The entity filter is the query language's ``entity:"name"`` clause, added to the typed query."""
+    article = client.get("/api/search", params={"source": ODD_SOURCE}).json()["hits"][0]
+    page = client.get(f"/articles/{article['id']}").text
+    entity_link = unescape(re.search(r'<a class="tag entity" href="([^"]+)"', page).group(1))
+    assert dict(parse_qsl(urlsplit(entity_link).query)) == {"entity": "AIFC"}
+    assert '<p id="total">46 articles</p>' in client.get(entity_link).text  # every article names the AIFC
+    assert client.get("/api/search", params={"entity": "AIFC", "q": "exchange"}).json()["total"] == 46
+    assert client.get("/api/search", params={"entity": "SEC"}).json()["total"] == 0
+    assert client.get("/api/search", params={"entity": "Astana Financial Services Authority"}).json()["total"] == 1
+    assert client.get("/api/search", params=[("entity", "SEC"), ("entity", "AIFC")]).json()["total"] == 46
+    tricky = client.get("/api/search", params={"entity": 'Bank "of" \\ X'})
+    assert tricky.status_code == 200 and tricky.json()["total"] == 0  # quotes and backslashes stay in the value
+    filtered = client.get("/", params={"q": "stablecoin", "entity": "AIFC"}).text
+    assert re.search(r'name="entity" value="AIFC" checked', filtered)
+    assert sorted(parse_qsl(urlsplit(_links(filtered, "permalink")).query)) == [("entity", "AIFC"),
+                                                                                ("q", "stablecoin")]
+    saved = client.post("/api/alerts", params={"q": "stablecoin", "entity": "AIFC"},
+                        json={"name": "aifc", "owner": "desk", "channels": ["json://127.0.0.1:9/h"]})
+    assert saved.status_code == 201 and saved.json()["alert"]["q"] == '(stablecoin) AND (entity:"AIFC")'

@@ -23,6 +23,7 @@ MAX_PAGE_SIZE = 100
 MAX_OFFSET = 10_000
 #: a backstop only: the query parser's own cap (shorter) answers 400 with the position, as for any bad query
 MAX_QUERY_CHARS = 20_000
+MAX_ENTITIES = 10
 
 QueryText = Annotated[str, Query(max_length=MAX_QUERY_CHARS, description="query string (Lucene syntax)")]
 Many = Annotated[list[str] | None, Query()]
@@ -72,6 +73,8 @@ class SearchParams:
     jurisdiction: list[str] = field(default_factory=list)
     source: list[str] = field(default_factory=list)
     language: list[str] = field(default_factory=list)
+    #: entity names (any of them): searched as the query language's ``entity:"name"``
+    entity: list[str] = field(default_factory=list)
     since: str = ""
     until: str = ""
     min_relevance: str = ""
@@ -85,10 +88,19 @@ class SearchParams:
         if start + limit > MAX_OFFSET:
             raise ValueError(f"offset: results end at {MAX_OFFSET}; offset + limit is {start + limit}")
         return SearchQuery(
-            q=self.q, topics=self.topic, jurisdictions=self.jurisdiction, sources=self.source,
+            q=self.full_query(), topics=self.topic, jurisdictions=self.jurisdiction, sources=self.source,
             languages=self.language, since=_bound(parse_day(self.since, "since")),
             until=_bound(parse_day(self.until, "until"), end=True), min_relevance=parse_relevance(self.min_relevance),
             sort=self.sort, limit=limit, offset=self.offset if offset is None else offset, facets=facets)
+
+    def full_query(self) -> str:
+        """The query string with the entity filter added as a Lucene clause (the store filters entities through
+        the query language's ``entity:`` field on every backend)."""
+        if not self.entity:
+            return self.q
+        names = " OR ".join('entity:"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+                            for name in self.entity)
+        return f"({self.q}) AND ({names})" if self.q else f"({names})"
 
     def without_bad_values(self) -> SearchParams:
         """The same search with any unparsable date or relevance dropped (the page still shows results)."""
@@ -107,7 +119,7 @@ class SearchParams:
     def pairs(self, *, offset: bool = True) -> list[tuple[str, str]]:
         """The query string pairs that reproduce this search (empty values left out)."""
         out: list[tuple[str, str]] = [("q", self.q)] if self.q else []
-        for name in ("topic", "jurisdiction", "source", "language"):
+        for name in ("topic", "jurisdiction", "source", "language", "entity"):
             out.extend((name, v) for v in getattr(self, name))
         out.extend((name, getattr(self, name)) for name in ("since", "until", "min_relevance") if getattr(self, name))
         if self.sort is not Sort.RELEVANCE:
@@ -123,14 +135,16 @@ class SearchParams:
 
     def alert_fields(self) -> dict[str, Any]:
         """The alert definition fields this search carries (dates and sort are not part of an alert)."""
-        return {"q": self.q, "topics": self.topic, "jurisdictions": self.jurisdiction, "sources": self.source,
-                "languages": self.language, "min_relevance": parse_relevance(self.min_relevance)}
+        return {"q": self.full_query(), "topics": self.topic, "jurisdictions": self.jurisdiction,
+                "sources": self.source, "languages": self.language,
+                "min_relevance": parse_relevance(self.min_relevance)}
 
 
 def search_params(q: QueryText = "", topic: Many = None, jurisdiction: Many = None, source: Many = None,
-                  language: Many = None, since: Day = "", until: Day = "", min_relevance: Relevance = "",
-                  sort: Sort = Sort.RELEVANCE, offset: Offset = 0) -> SearchParams:
+                  language: Many = None, entity: Many = None, since: Day = "", until: Day = "",
+                  min_relevance: Relevance = "", sort: Sort = Sort.RELEVANCE, offset: Offset = 0) -> SearchParams:
     """FastAPI dependency: the search parameters of the request's query string."""
     return SearchParams(q=q.strip(), topic=_clean(topic), jurisdiction=[j.upper() for j in _clean(jurisdiction)],
-                        source=_clean(source), language=_clean(language), since=since.strip(), until=until.strip(),
+                        source=_clean(source), language=_clean(language), entity=_clean(entity)[:MAX_ENTITIES],
+                        since=since.strip(), until=until.strip(),
                         min_relevance=min_relevance.strip(), sort=sort, offset=offset)
