@@ -2,11 +2,11 @@
 
     create_app(backend_factory, allowed_hosts=None, dependencies=()) -> FastAPI
 
-    GET  /                      search page: query, filters (topic, jurisdiction, source, language, relevance,
+    GET  /                      search page: query, filters (topic, jurisdiction, source, language, entity, relevance,
                                 dates), sort, date histogram (SVG), facet counts, pages, export links, save as alert
     GET  /articles/{id}         article: tags, text with the query's terms marked, evidence folded away
     POST /alerts                "save as alert" form (same definition and checks as ``regwire alerts add``)
-    GET  /api/search            SearchResult as JSON (?q=&topic=&jurisdiction=&source=&language=&since=&until=
+    GET  /api/search            SearchResult as JSON (?q=&topic=&jurisdiction=&source=&language=&entity=&since=&until=
                                 &min_relevance=&sort=&limit=&offset=)
     GET  /api/export.{csv,ndjson}  the whole result set, streamed
     POST /api/alerts            alert on the search in the query string (JSON body: name, owner, channels, mode)
