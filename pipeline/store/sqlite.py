@@ -13,9 +13,10 @@ from typing import Any, Self
 
 from ..errors import ArticleNotFoundError, RegwireError, StoreError
 from ..models import FeedState, SearchHit, SearchResult, StoredArticle, WriteOutcome
-from ..query import ParsedQuery, SearchQuery, Sort, Term
+from ..query import SearchQuery, Sort
 from ..tagging.models import Tags
 from .base import ArticleWrite, KnownArticle, WriteResult
+from .sqlite_query import fts_query
 
 SCHEMA_VERSION = 1
 #: BM25 column weights (title, text): a word in the title counts five times as much
@@ -86,21 +87,6 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat() if value is not None else None
-
-
-def fts_expression(parsed: ParsedQuery) -> tuple[str | None, str | None]:
-    """(positive MATCH expression, excluded MATCH expression) for FTS5; each None when absent."""
-
-    def term(t: Term) -> str:
-        quoted = '"' + t.text.replace('"', '""') + '"'
-        return quoted + " *" if t.prefix else quoted
-
-    def group(terms: list[Term]) -> str:
-        return term(terms[0]) if len(terms) == 1 else "(" + " OR ".join(term(t) for t in terms) + ")"
-
-    positive = " AND ".join(group(g) for g in parsed.must) or None
-    negative = " OR ".join(term(t) for t in parsed.must_not) or None
-    return positive, negative
 
 
 def safe_snippet(raw: str) -> str:
@@ -296,12 +282,11 @@ class SQLiteStore(SQLiteFile):
     # -- search ---------------------------------------------------------------------------------------------------
 
     def search(self, query: SearchQuery) -> SearchResult:
-        parsed = query.parsed()
-        positive, negative = fts_expression(parsed)
+        text = fts_query(query.parsed())
+        positive = text.match
         where, params = self._filters(query)
-        if negative:
-            where.append("a.rowid NOT IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?)")
-            params.append(negative)
+        where += text.where
+        params += text.params
         if positive:
             base = "FROM articles_fts JOIN articles a ON a.rowid = articles_fts.rowid WHERE articles_fts MATCH ?"
             params = [positive, *params]
