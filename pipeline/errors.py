@@ -16,6 +16,7 @@ defined here (the packages that raise them import them from this module).
     │   └── TransportError              connection refused, DNS failure, timeouts, TLS errors            transient
     ├── FeedParseError                  a feed could not be parsed at all; ``url`` names the feed        permanent
     ├── ExtractionError                 trafilatura found no article in a page                           permanent
+    │   └── ExtractionWorkerError       the extraction process crashed or timed out on the page          transient
     ├── QuerySyntaxError                a search query could not be parsed (exit code 2)
     ├── StoreError                      the store could not read or write                                transient
     │   ├── ArticleNotFoundError        no article with that id                                          permanent
@@ -169,6 +170,13 @@ class ExtractionError(RegwireError):
         self.url, self.reason = url, reason
         self.article = url
         super().__init__(f"{url}: {reason}")
+
+
+class ExtractionWorkerError(ExtractionError):
+    """The worker process extracting a page died (a crash in lxml/trafilatura) or ran past its time limit: that
+    article is skipped with this reason, the worker is replaced, the rest of the batch goes on."""
+
+    transient = True
 
 
 class QuerySyntaxError(RegwireError):

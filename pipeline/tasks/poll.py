@@ -18,12 +18,13 @@ from pathlib import Path
 from ..errors import ConfigError, FeedParseError, FetchError, RegwireError, SourcePollError, StoreError
 from ..logs import log_context
 from ..models import FeedState, FeedStatus
-from ..sources import Source, load_sources, parse_feed
+from ..sources import Source, load_sources
 from ..sources.schedule import after_failure, after_success, is_due
 from .context import TaskContext
 from .health import unhealthy_reason
 from .ingest import ingest_items
 from .report import SourceReport
+from .workers import parse_feed_in_worker
 
 log = logging.getLogger("regwire.poll")
 
@@ -45,7 +46,8 @@ def poll_sources(ctx: TaskContext, sources: Sequence[Source], *, force: bool = F
     across them: they share one fetcher and its host slots)."""
     enabled = [s for s in sources if s.enabled]
     workers = max(1, min(ctx.settings.schedule.workers, len(enabled) or 1))
-    ctx.fetcher, ctx.tagger, ctx.store  # noqa: B018 - open them once here, not in racing threads
+    ctx.fetcher, ctx.store  # noqa: B018 - open them once here, not in racing threads
+    ctx.extraction.start()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="regwire-source") as pool:
         return list(pool.map(lambda s: poll_source(ctx, s, force=force), enabled))
 
@@ -113,7 +115,8 @@ def _poll_feed(ctx: TaskContext, source: Source, state: FeedState, report: Sourc
         report.not_modified += 1
         ctx.store.save_feed_state(after_success(state, now, interval, status=304, fetch_seconds=fetch_seconds))
         return
-    items = parse_feed(result.content, result.final_url, result.headers.get("content-type"))
+    items = ctx.extraction.call(parse_feed_in_worker, result.content, result.final_url,
+                                result.headers.get("content-type"), what=state.feed_url)
     new, updated = report.new, report.updated
     failures = ingest_items(ctx, source, items, report)
     # Cache validators are kept only when every item made it into the store: otherwise the next poll would get a
