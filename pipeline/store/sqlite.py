@@ -1,4 +1,7 @@
-"""The embedded store: one SQLite file (WAL) with FTS5/BM25 full-text search, article versions and feed state."""
+"""The embedded store: one SQLite file (WAL) with FTS5/BM25 full-text search, article versions and feed state.
+
+Tables and migrations: :mod:`pipeline.store.sqlite_schema` (each text stored once).
+"""
 
 from __future__ import annotations
 
@@ -16,72 +19,20 @@ from ..models import FeedState, SearchHit, SearchResult, StoredArticle, WriteOut
 from ..query import ParsedQuery, SearchQuery, Sort, Term
 from ..tagging.models import Tags
 from .base import ArticleWrite, KnownArticle, WriteResult
+from .sqlite_schema import SCHEMA, SCHEMA_VERSION, migrate
 
-SCHEMA_VERSION = 1
+__all__ = ["SCHEMA_VERSION", "SQLiteFile", "SQLiteStore", "connect", "fts_expression", "safe_snippet"]
+
 #: BM25 column weights (title, text): a word in the title counts five times as much
 TITLE_WEIGHT, TEXT_WEIGHT = 5.0, 1.0
 #: snippet markers: control characters that never occur in extracted text, swapped for <mark> after escaping
 _OPEN, _CLOSE = "\x02", "\x03"
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS articles (
-    rowid INTEGER PRIMARY KEY,
-    id TEXT NOT NULL UNIQUE,
-    canonical_url TEXT NOT NULL UNIQUE,
-    source TEXT NOT NULL,
-    title TEXT NOT NULL,
-    text TEXT NOT NULL,
-    published TEXT,
-    fetched_at TEXT NOT NULL,
-    language TEXT,
-    content_hash TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    feed_updated TEXT,
-    relevance REAL,
-    doc TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS articles_published ON articles(published);
-CREATE INDEX IF NOT EXISTS articles_source ON articles(source);
-CREATE TABLE IF NOT EXISTS article_versions (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- a watermark: every new or changed article gets a higher seq
-    article_id TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    content_hash TEXT NOT NULL,
-    doc TEXT NOT NULL,
-    UNIQUE (article_id, version)
-);
-CREATE TABLE IF NOT EXISTS article_urls (  -- every canonical URL known to lead to an article
-    url TEXT PRIMARY KEY,
-    article_id TEXT NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS article_tags (
-    article_id TEXT NOT NULL,
-    kind TEXT NOT NULL,   -- topic | jurisdiction
-    value TEXT NOT NULL,
-    PRIMARY KEY (article_id, kind, value)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS article_tags_value ON article_tags(kind, value);
-CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts USING fts5(
-    title, text, content='articles', content_rowid='rowid',
-    tokenize='porter unicode61 remove_diacritics 2'
-);
-CREATE TRIGGER IF NOT EXISTS articles_ai AFTER INSERT ON articles BEGIN
-    INSERT INTO articles_fts(rowid, title, text) VALUES (new.rowid, new.title, new.text);
-END;
-CREATE TRIGGER IF NOT EXISTS articles_ad AFTER DELETE ON articles BEGIN
-    INSERT INTO articles_fts(articles_fts, rowid, title, text) VALUES ('delete', old.rowid, old.title, old.text);
-END;
-CREATE TRIGGER IF NOT EXISTS articles_au AFTER UPDATE OF title, text ON articles BEGIN
-    INSERT INTO articles_fts(articles_fts, rowid, title, text) VALUES ('delete', old.rowid, old.title, old.text);
-    INSERT INTO articles_fts(rowid, title, text) VALUES (new.rowid, new.title, new.text);
-END;
-CREATE TABLE IF NOT EXISTS feed_state (
-    feed_url TEXT PRIMARY KEY,
-    source TEXT NOT NULL,
-    doc TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
+#: measured with bench/bench_store.py: a larger page cache for the FTS5 merges of big batches, temporary b-trees
+#: (facet GROUP BYs, sorts) in memory
+_PRAGMAS = ("PRAGMA cache_size=-32768", "PRAGMA temp_store=MEMORY")
+#: the whole record of an article row: its document with its text put back
+_FULL_DOC = "json_set(doc, '$.text', text)"
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -116,6 +67,8 @@ def connect(path: Path) -> sqlite3.Connection:
     db.row_factory = sqlite3.Row
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
+    for pragma in _PRAGMAS:
+        db.execute(pragma)
     return db
 
 
@@ -172,8 +125,17 @@ class SQLiteStore(SQLiteFile):
     """Store protocol over SQLite. Safe to share between threads (one connection, serialised by a lock)."""
 
     def __init__(self, path: str | Path):
-        super().__init__(path, _SCHEMA)
-        self._query("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        super().__init__(path, SCHEMA)
+        with self._lock:
+            try:
+                migrate(self._db, self.path)
+            except sqlite3.Error as exc:
+                self._db.close()
+                raise StoreError(f"{self.path}: cannot migrate the store to schema version {SCHEMA_VERSION}:"
+                                 f" {exc}") from exc
+            except StoreError:
+                self._db.close()
+                raise
 
     # -- articles -------------------------------------------------------------------------------------------------
 
@@ -184,7 +146,7 @@ class SQLiteStore(SQLiteFile):
     def _write_one(self, write: ArticleWrite) -> WriteResult:
         row = self._db.execute(
             "SELECT id, version, content_hash FROM articles WHERE id = ?", (write.id,)).fetchone()
-        new_hash = write.content_hash
+        new_hash = write.content_hash  # hashed once per write
         if row is not None and row["content_hash"] == new_hash:
             if write.feed_updated is not None:
                 # not a new version: only remember that the feed's "updated" mark was seen
@@ -192,8 +154,8 @@ class SQLiteStore(SQLiteFile):
                                  (_iso(write.feed_updated), write.id))
             return WriteResult(write.id, WriteOutcome.UNCHANGED, row["version"])
         version = 1 if row is None else row["version"] + 1
-        stored = write.to_stored(version)
-        doc = stored.model_dump_json()
+        stored = write.to_stored(version, content_hash=new_hash)
+        doc = stored.model_dump_json(exclude={"text"})
         values = (stored.title, stored.text, _iso(stored.published), _iso(stored.fetched_at), stored.language,
                   new_hash, version, _iso(write.feed_updated),
                   stored.tags.relevance if stored.tags else None, doc)
@@ -202,14 +164,17 @@ class SQLiteStore(SQLiteFile):
                 "INSERT INTO articles (title, text, published, fetched_at, language, content_hash, version,"
                 " feed_updated, relevance, doc, id, canonical_url, source) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (*values, write.id, stored.canonical_url, stored.source))
-        else:
+        else:  # the current version becomes a superseded one: its whole record moves to article_versions
+            self._db.execute(
+                f"UPDATE article_versions SET doc = (SELECT {_FULL_DOC} FROM articles WHERE id = ?)"
+                " WHERE article_id = ? AND version = ?", (write.id, write.id, row["version"]))
             self._db.execute(
                 "UPDATE articles SET title=?, text=?, published=?, fetched_at=?, language=?, content_hash=?,"
                 " version=?, feed_updated=?, relevance=?, doc=? WHERE id=?", (*values, write.id))
         self._db.executemany("INSERT OR IGNORE INTO article_urls VALUES (?, ?)",
                              [(url, write.id) for url in {stored.canonical_url, *write.aliases}])
-        self._db.execute("INSERT INTO article_versions (article_id, version, content_hash, doc) VALUES (?,?,?,?)",
-                         (write.id, version, new_hash, doc))
+        self._db.execute("INSERT INTO article_versions (article_id, version, content_hash) VALUES (?,?,?)",
+                         (write.id, version, new_hash))
         self._replace_tags(write.id, stored.tags)
         return WriteResult(write.id, WriteOutcome.NEW if row is None else WriteOutcome.UPDATED, version)
 
@@ -226,7 +191,7 @@ class SQLiteStore(SQLiteFile):
         stored.tags = tags
         with self._transaction() as db:
             db.execute("UPDATE articles SET doc = ?, relevance = ? WHERE id = ?",
-                       (stored.model_dump_json(), tags.relevance, article_id))
+                       (stored.model_dump_json(exclude={"text"}), tags.relevance, article_id))
             self._replace_tags(article_id, tags)
 
     def known_articles(self, canonical_urls: Sequence[str]) -> dict[str, KnownArticle]:
@@ -243,22 +208,24 @@ class SQLiteStore(SQLiteFile):
         return known
 
     def get_article(self, article_id: str) -> StoredArticle:
-        rows = self._query("SELECT doc FROM articles WHERE id = ?", (article_id,))
+        rows = self._query(f"SELECT {_FULL_DOC} AS doc FROM articles WHERE id = ?", (article_id,))
         if not rows:
-            rows = self._query("SELECT doc FROM articles WHERE id LIKE ? || '%' LIMIT 2", (article_id,))
+            rows = self._query(f"SELECT {_FULL_DOC} AS doc FROM articles WHERE id LIKE ? || '%' LIMIT 2",
+                               (article_id,))
             if len(rows) != 1:
                 raise ArticleNotFoundError(f"no article with id {article_id!r}")
         return StoredArticle.model_validate_json(rows[0]["doc"])
 
     def article_versions(self, article_id: str) -> list[StoredArticle]:
         current = self.get_article(article_id)
-        rows = self._query("SELECT doc FROM article_versions WHERE article_id = ? ORDER BY version", (current.id,))
-        return [StoredArticle.model_validate_json(r["doc"]) for r in rows]
+        rows = self._query("SELECT doc FROM article_versions WHERE article_id = ? AND version < ? AND doc IS NOT NULL"
+                           " ORDER BY version", (current.id, current.version))
+        return [*(StoredArticle.model_validate_json(r["doc"]) for r in rows), current]
 
     def iter_articles(self, batch_size: int = 500) -> Iterator[StoredArticle]:
         last = 0
         while True:
-            rows = self._query("SELECT rowid, doc FROM articles WHERE rowid > ? ORDER BY rowid LIMIT ?",
+            rows = self._query(f"SELECT rowid, {_FULL_DOC} AS doc FROM articles WHERE rowid > ? ORDER BY rowid LIMIT ?",
                                (last, batch_size))
             if not rows:
                 return
@@ -277,7 +244,8 @@ class SQLiteStore(SQLiteFile):
                 cursor = self._db.execute(
                     "DELETE FROM article_versions WHERE seq IN (SELECT v.seq FROM article_versions v"
                     " JOIN articles a ON a.id = v.article_id"
-                    " WHERE v.version < a.version AND json_extract(v.doc, '$.fetched_at') < ?)", (cutoff,))
+                    " WHERE v.version < a.version AND v.doc IS NOT NULL"
+                    " AND json_extract(v.doc, '$.fetched_at') < ?)", (cutoff,))
             except sqlite3.Error as exc:
                 raise StoreError(f"{self.path}: pruning versions failed: {exc}") from exc
         return cursor.rowcount
