@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any, Self
 
 from ..errors import ArticleNotFoundError, RegwireError, StoreError
-from ..models import FeedState, SearchHit, SearchResult, StoredArticle, WriteOutcome
-from ..query import ParsedQuery, SearchQuery, Sort, Term
+from ..models import FeedState, SearchResult, StoredArticle, WriteOutcome
+from ..query import ParsedQuery, SearchQuery, Term
 from ..tagging.models import Tags
 from .base import ArticleWrite, KnownArticle, WriteResult
 from .sqlite_schema import SCHEMA, SCHEMA_VERSION, migrate
@@ -264,31 +264,15 @@ class SQLiteStore(SQLiteFile):
     # -- search ---------------------------------------------------------------------------------------------------
 
     def search(self, query: SearchQuery) -> SearchResult:
-        parsed = query.parsed()
-        positive, negative = fts_expression(parsed)
+        from .sqlite_search import run_search  # it imports this module's helpers
+
+        positive, negative = fts_expression(query.parsed())
         where, params = self._filters(query)
-        if negative:
-            where.append("a.rowid NOT IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?)")
-            params.append(negative)
-        if positive:
-            base = "FROM articles_fts JOIN articles a ON a.rowid = articles_fts.rowid WHERE articles_fts MATCH ?"
-            params = [positive, *params]
-            score = f"-bm25(articles_fts, {TITLE_WEIGHT}, {TEXT_WEIGHT})"
-            snippet = f"snippet(articles_fts, 1, '{_OPEN}', '{_CLOSE}', '…', 40)"
-        else:
-            base = "FROM articles a WHERE 1"
-            score, snippet = "0.0", "substr(a.text, 1, 240)"
-        clause = "".join(f" AND {w}" for w in where)
-        # ties broken by id, so every backend returns the same order
-        order = f"{score} DESC, a.published DESC, a.id" if query.sort is Sort.RELEVANCE and positive else \
-            "a.published IS NULL, a.published DESC, a.id"
-        total = self._query(f"SELECT count(*) AS n {base}{clause}", params)[0]["n"]
-        rows = self._query(
-            f"SELECT a.id, a.doc, {score} AS score, {snippet} AS snippet {base}{clause} ORDER BY {order}"
-            " LIMIT ? OFFSET ?", [*params, query.limit, query.offset])
-        hits = [self._hit(row) for row in rows]
-        facets = self._facets(base, clause, params) if query.facets else {}
-        return SearchResult(total=total, hits=hits, facets=facets, query=query.model_dump(mode="json"))
+        with self._lock:
+            try:
+                return run_search(self._db, query, positive, negative, where, params)
+            except sqlite3.Error as exc:
+                raise StoreError(f"{self.path}: {exc}") from exc
 
     def _filters(self, query: SearchQuery) -> tuple[list[str], list[Any]]:
         where: list[str] = []
@@ -319,36 +303,6 @@ class SQLiteStore(SQLiteFile):
                              f" ({','.join('?' * len(values))}))")
                 params.extend([kind, *values])
         return where, params
-
-    def _facets(self, base: str, clause: str, params: list[Any]) -> dict[str, dict[str, int]]:
-        matching = f"SELECT a.id {base}{clause}"
-        facets: dict[str, dict[str, int]] = {}
-        for name, sql in (
-            ("source", f"SELECT a.source AS k, count(*) AS n {base}{clause} GROUP BY k ORDER BY n DESC, k"),
-            ("day", f"SELECT substr(a.published, 1, 10) AS k, count(*) AS n {base}{clause}"
-                    " AND a.published IS NOT NULL GROUP BY k ORDER BY k"),
-            ("language", f"SELECT a.language AS k, count(*) AS n {base}{clause} AND a.language IS NOT NULL"
-                         " GROUP BY k ORDER BY n DESC, k"),
-        ):
-            facets[name] = {r["k"]: r["n"] for r in self._query(sql, params)}
-        for kind, name in (("topic", "topic"), ("jurisdiction", "jurisdiction")):
-            rows = self._query(
-                f"SELECT value AS k, count(*) AS n FROM article_tags WHERE kind = ? AND article_id IN ({matching})"
-                " GROUP BY k ORDER BY n DESC, k", [kind, *params])
-            facets[name] = {r["k"]: r["n"] for r in rows}
-        return facets
-
-    @staticmethod
-    def _hit(row: sqlite3.Row) -> SearchHit:
-        stored = StoredArticle.model_validate_json(row["doc"])
-        tags = stored.tags
-        return SearchHit(
-            id=stored.id, score=round(float(row["score"]), 4), title=stored.title, url=stored.canonical_url,
-            source=stored.source, published=stored.published, language=stored.language,
-            snippet=safe_snippet(row["snippet"] or ""),
-            topics=tags.topics if tags else [], jurisdictions=tags.jurisdictions if tags else [],
-            relevance=tags.relevance if tags else None,
-        )
 
     # -- feed state -----------------------------------------------------------------------------------------------
 
