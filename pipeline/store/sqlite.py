@@ -144,15 +144,16 @@ class SQLiteStore(SQLiteFile):
             return [self._write_one(write) for write in writes]
 
     def _write_one(self, write: ArticleWrite) -> WriteResult:
+        article_id = write.id  # a hash of the URL, like content_hash: computed once
         row = self._db.execute(
-            "SELECT id, version, content_hash FROM articles WHERE id = ?", (write.id,)).fetchone()
+            "SELECT id, version, content_hash FROM articles WHERE id = ?", (article_id,)).fetchone()
         new_hash = write.content_hash  # hashed once per write
         if row is not None and row["content_hash"] == new_hash:
             if write.feed_updated is not None:
                 # not a new version: only remember that the feed's "updated" mark was seen
                 self._db.execute("UPDATE articles SET feed_updated = ? WHERE id = ?",
-                                 (_iso(write.feed_updated), write.id))
-            return WriteResult(write.id, WriteOutcome.UNCHANGED, row["version"])
+                                 (_iso(write.feed_updated), article_id))
+            return WriteResult(article_id, WriteOutcome.UNCHANGED, row["version"])
         version = 1 if row is None else row["version"] + 1
         stored = write.to_stored(version, content_hash=new_hash)
         doc = stored.model_dump_json(exclude={"text"})
@@ -163,20 +164,20 @@ class SQLiteStore(SQLiteFile):
             self._db.execute(
                 "INSERT INTO articles (title, text, published, fetched_at, language, content_hash, version,"
                 " feed_updated, relevance, doc, id, canonical_url, source) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (*values, write.id, stored.canonical_url, stored.source))
+                (*values, article_id, stored.canonical_url, stored.source))
         else:  # the current version becomes a superseded one: its whole record moves to article_versions
             self._db.execute(
                 f"UPDATE article_versions SET doc = (SELECT {_FULL_DOC} FROM articles WHERE id = ?)"
-                " WHERE article_id = ? AND version = ?", (write.id, write.id, row["version"]))
+                " WHERE article_id = ? AND version = ?", (article_id, article_id, row["version"]))
             self._db.execute(
                 "UPDATE articles SET title=?, text=?, published=?, fetched_at=?, language=?, content_hash=?,"
-                " version=?, feed_updated=?, relevance=?, doc=? WHERE id=?", (*values, write.id))
+                " version=?, feed_updated=?, relevance=?, doc=? WHERE id=?", (*values, article_id))
         self._db.executemany("INSERT OR IGNORE INTO article_urls VALUES (?, ?)",
-                             [(url, write.id) for url in {stored.canonical_url, *write.aliases}])
+                             [(url, article_id) for url in {stored.canonical_url, *write.aliases}])
         self._db.execute("INSERT INTO article_versions (article_id, version, content_hash) VALUES (?,?,?)",
-                         (write.id, version, new_hash))
-        self._replace_tags(write.id, stored.tags)
-        return WriteResult(write.id, WriteOutcome.NEW if row is None else WriteOutcome.UPDATED, version)
+                         (article_id, version, new_hash))
+        self._replace_tags(article_id, stored.tags)
+        return WriteResult(article_id, WriteOutcome.NEW if row is None else WriteOutcome.UPDATED, version)
 
     def _replace_tags(self, article_id: str, tags: Tags | None) -> None:
         self._db.execute("DELETE FROM article_tags WHERE article_id = ?", (article_id,))
