@@ -4,6 +4,8 @@ modules, and the tagger the environment's settings name, so each worker forked f
 
 from __future__ import annotations
 
+import gc
+
 import pipeline.extract.article  # noqa: F401 - imported here so that workers inherit it
 import pipeline.sources  # noqa: F401
 import pipeline.tasks.ingest  # noqa: F401
@@ -12,6 +14,8 @@ from pipeline.settings import load_settings
 from pipeline.tagging import default_tagger
 
 try:
-    default_tagger(load_settings().tagging.taxonomy)
+    # one article tagged, so the classifiers (loaded on first use) are in memory before the workers fork
+    default_tagger(load_settings().tagging.taxonomy).tag("Warm-up", "The regulator licensed a crypto exchange.")
 except RegwireError:  # a bad setting or taxonomy: the worker that needs the tagger reports it to its caller
     pass
+gc.freeze()  # the collector leaves these objects alone, so the workers' copies of their pages stay shared

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from ..errors import ExtractionWorkerError, RegwireError
-from ..extract import extract_article, reconcile_dates
 from ..logs import log_context
 from ..models import Article, FeedItem, WriteOutcome
 from ..sources import Source
@@ -110,6 +109,8 @@ def article_and_tags(state: WorkerState, item: FeedItem, content: bytes | None, 
                      source_language: str | None) -> tuple[Article, Tags | None]:
     """Extract the fetched page (None: it could not be fetched), fall back to the feed's full text, tag the result.
     Runs in an extraction worker."""
+    from ..extract import extract_article, reconcile_dates  # trafilatura loads in the workers, not the poller
+
     feed_text = item.content if len(item.content) >= MIN_FEED_CONTENT else ""
     article: Article | None = None
     if content is not None:
