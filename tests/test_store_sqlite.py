@@ -144,10 +144,17 @@ def test_feed_state_round_trip(store):
 
 # -- schema versions --------------------------------------------------------------------------------------------------
 
-#: what a version 1 file (before issue 16) held: the text in articles.doc too, and the current version's whole record
-#: in article_versions (whose doc was NOT NULL)
+#: what a version 1 file (before issue 16) held: the articles columns in their old order, the text in articles.doc
+#: too, and the current version's whole record in article_versions (whose doc was NOT NULL)
 _TO_V1 = """
-UPDATE articles SET doc = json_set(doc, '$.text', text);
+CREATE TABLE articles_v1 (rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, canonical_url TEXT NOT NULL UNIQUE,
+    source TEXT NOT NULL, title TEXT NOT NULL, text TEXT NOT NULL, published TEXT, fetched_at TEXT NOT NULL,
+    language TEXT, content_hash TEXT NOT NULL, version INTEGER NOT NULL, feed_updated TEXT, relevance REAL,
+    doc TEXT NOT NULL);
+INSERT INTO articles_v1 SELECT rowid, id, canonical_url, source, title, text, published, fetched_at, language,
+    content_hash, version, feed_updated, relevance, json_set(doc, '$.text', text) FROM articles;
+DROP TABLE articles;
+ALTER TABLE articles_v1 RENAME TO articles;
 CREATE TABLE article_versions_v1 (seq INTEGER PRIMARY KEY AUTOINCREMENT, article_id TEXT NOT NULL,
     version INTEGER NOT NULL, content_hash TEXT NOT NULL, doc TEXT NOT NULL, UNIQUE (article_id, version));
 INSERT INTO article_versions_v1 SELECT v.seq, v.article_id, v.version, v.content_hash, coalesce(v.doc, a.doc)
@@ -169,23 +176,30 @@ def test_a_version_1_store_is_migrated_in_place_and_reads_the_same(tmp_path):
         before = {a.id: s.article_versions(a.id) for a in s.iter_articles()}
         found = s.search(SearchQuery(q="crypto", facets=True))
         changes = s.changes_since(0)
+    from pipeline.store.sqlite_schema import SCHEMA
+
     with sqlite3.connect(path) as db:
-        db.executescript(_TO_V1)
+        db.executescript(_TO_V1 + SCHEMA)  # the same indexes and triggers as version 1 had
     old_size = _checkpointed_size(path)
     with sqlite3.connect(path) as db:  # it really is the old layout: three copies of the current text
         assert db.execute("SELECT count(*) FROM article_versions WHERE doc LIKE '%now lets exchanges%'").fetchone()
         assert db.execute("SELECT json_extract(doc, '$.text') IS NOT NULL FROM articles LIMIT 1").fetchone()[0]
+        assert [r[1] for r in db.execute("PRAGMA table_info(articles)")][4:6] == ["title", "text"]
 
     with SQLiteStore(path) as s:
         assert {a.id: s.article_versions(a.id) for a in s.iter_articles()} == before
         assert s.search(SearchQuery(q="crypto", facets=True)) == found and s.changes_since(0) == changes
         write(s, "kz", "Kazakhstan opens crypto-to-cash pilot", "Version three. " * 50)  # versions go on
         assert [v.version for v in s.article_versions(before and next(iter(before)))] == [1, 2, 3]
+        assert s.search(SearchQuery(q="three")).total == 1 and s.search(SearchQuery(q="now lets")).total == 0
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "2"
         assert db.execute("SELECT count(*) FROM article_versions WHERE doc IS NOT NULL").fetchone()[0] == 2
         assert db.execute("SELECT count(*) FROM articles WHERE json_extract(doc, '$.text') IS NOT NULL"
                           ).fetchone()[0] == 0
+        assert [r[1] for r in db.execute("PRAGMA table_info(articles)")][-3:] == ["title", "text", "doc"]
+        assert {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")} == {
+            "articles_ai", "articles_ad", "articles_au"}
     assert _checkpointed_size(path) < old_size
 
 

@@ -19,13 +19,11 @@ from ..errors import StoreError
 SCHEMA_VERSION = 2
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS articles (
+CREATE TABLE IF NOT EXISTS articles (  -- small columns first: filters and facets never read past the text
     rowid INTEGER PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,
     canonical_url TEXT NOT NULL UNIQUE,
     source TEXT NOT NULL,
-    title TEXT NOT NULL,
-    text TEXT NOT NULL,
     published TEXT,
     fetched_at TEXT NOT NULL,
     language TEXT,
@@ -33,6 +31,8 @@ CREATE TABLE IF NOT EXISTS articles (
     version INTEGER NOT NULL,
     feed_updated TEXT,
     relevance REAL,
+    title TEXT NOT NULL,
+    text TEXT NOT NULL,
     doc TEXT NOT NULL  -- the record as JSON, without its text
 );
 CREATE INDEX IF NOT EXISTS articles_published ON articles(published);
@@ -78,9 +78,19 @@ CREATE TABLE IF NOT EXISTS feed_state (
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
-#: version 1 → 2: texts out of the documents, the current version's document out of article_versions
+#: version 1 → 2: the articles table rebuilt with its small columns first (same rowids, so the FTS5 index stays
+#: valid) and its documents without their texts; the current version's document out of article_versions. The
+#: indexes and triggers are created again from :data:`SCHEMA` afterwards.
 _V1_TO_V2 = """
-UPDATE articles SET doc = json_remove(doc, '$.text');
+CREATE TABLE articles_v2 (
+    rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, canonical_url TEXT NOT NULL UNIQUE, source TEXT NOT NULL,
+    published TEXT, fetched_at TEXT NOT NULL, language TEXT, content_hash TEXT NOT NULL, version INTEGER NOT NULL,
+    feed_updated TEXT, relevance REAL, title TEXT NOT NULL, text TEXT NOT NULL, doc TEXT NOT NULL
+);
+INSERT INTO articles_v2 (rowid, id, canonical_url, source, published, fetched_at, language, content_hash, version,
+                         feed_updated, relevance, title, text, doc)
+    SELECT rowid, id, canonical_url, source, published, fetched_at, language, content_hash, version, feed_updated,
+           relevance, title, text, json_remove(doc, '$.text') FROM articles ORDER BY rowid;
 CREATE TABLE article_versions_v2 (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     article_id TEXT NOT NULL,
@@ -92,10 +102,23 @@ CREATE TABLE article_versions_v2 (
 INSERT INTO article_versions_v2 (seq, article_id, version, content_hash, doc)
     SELECT v.seq, v.article_id, v.version, v.content_hash,
            CASE WHEN v.version = a.version THEN NULL ELSE v.doc END
-    FROM article_versions v LEFT JOIN articles a ON a.id = v.article_id ORDER BY v.seq;
+    FROM article_versions v LEFT JOIN articles_v2 a ON a.id = v.article_id ORDER BY v.seq;
 DROP TABLE article_versions;
 ALTER TABLE article_versions_v2 RENAME TO article_versions;
+DROP TABLE articles;
+ALTER TABLE articles_v2 RENAME TO articles;
 """
+
+
+def _statements(script: str) -> list[str]:
+    """The statements of a script, for running them inside one transaction (``executescript`` commits first)."""
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    return statements
 
 
 def stored_version(db: sqlite3.Connection) -> int | None:
@@ -117,10 +140,11 @@ def migrate(db: sqlite3.Connection, path: Path) -> bool:
         return False
     db.execute("BEGIN IMMEDIATE")  # all or nothing: a failed migration leaves the version 1 file as it was
     try:
-        for statement in (part.strip() for part in _V1_TO_V2.split(";")):
-            if statement:
-                db.execute(statement)
+        for statement in _statements(_V1_TO_V2):
+            db.execute(statement)
         db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+        for statement in _statements(SCHEMA):  # the dropped table's indexes and triggers, on the new one
+            db.execute(statement)
         db.execute("COMMIT")
     except BaseException:
         if db.in_transaction:

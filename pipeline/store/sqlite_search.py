@@ -31,18 +31,36 @@ def run_search(db: sqlite3.Connection, query: SearchQuery, positive: str | None,
         params = [*params, negative]
     clause = "".join(f" AND {w}" for w in where)
     ranked = query.sort is Sort.RELEVANCE and positive is not None
+    order = "score DESC, published DESC, id" if ranked else "published IS NULL, published DESC, id"
+    if not query.facets:  # nothing reads the matches twice: count them, then rank them for the page
+        total, page = _count_and_page(db, query, positive, clause, params, ranked, order)
+        hits = [_hit(db, rid, score if ranked else None, positive) for rid, score in page]
+        return SearchResult(total=total, hits=hits, facets={}, query=query.model_dump(mode="json"))
     db.execute(f"DROP TABLE IF EXISTS {_HITS}")
     try:
         _match(db, positive, clause, params, ranked)
         total = db.execute(f"SELECT count(*) FROM {_HITS}").fetchone()[0]
-        order = "score DESC, published DESC, id" if ranked else "published IS NULL, published DESC, id"
         page = db.execute(f"SELECT rid, score FROM {_HITS} ORDER BY {order} LIMIT ? OFFSET ?",
                           (query.limit, query.offset)).fetchall()
         hits = [_hit(db, rid, score if ranked else None, positive) for rid, score in page]
-        facets = _facets(db) if query.facets else {}
+        facets = _facets(db)
     finally:
         db.execute(f"DROP TABLE IF EXISTS {_HITS}")
     return SearchResult(total=total, hits=hits, facets=facets, query=query.model_dump(mode="json"))
+
+
+def _count_and_page(db: sqlite3.Connection, query: SearchQuery, positive: str | None, clause: str,
+                    params: list[Any], ranked: bool, order: str) -> tuple[int, list[tuple[int, float]]]:
+    if positive:
+        base = "FROM articles_fts JOIN articles a ON a.rowid = articles_fts.rowid WHERE articles_fts MATCH ?"
+        params = [positive, *params]
+    else:
+        base = "FROM articles a WHERE 1"
+    total = db.execute(f"SELECT count(*) {base}{clause}", params).fetchone()[0]
+    score = _SCORE if ranked else "0.0"
+    page = db.execute(f"SELECT a.rowid, {score} AS score, a.published AS published, a.id AS id {base}{clause}"
+                      f" ORDER BY {order} LIMIT ? OFFSET ?", [*params, query.limit, query.offset]).fetchall()
+    return total, [(row[0], row[1]) for row in page]
 
 
 def _match(db: sqlite3.Connection, positive: str | None, clause: str, params: list[Any], ranked: bool) -> None:
