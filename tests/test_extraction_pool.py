@@ -122,3 +122,13 @@ def _feed_response(site: LoopbackSite, paths: list[str]) -> Any:
     from pipeline.demo import Response
 
     return Response(200, rss(site, [(p, f"Story {p}", None) for p in paths]), {"Content-Type": "application/rss+xml"})
+
+
+def worker_pid(state: WorkerState) -> int:
+    return os.getpid()
+
+
+def test_workers_are_replaced_after_their_job_quota():
+    with ExtractionPool(1, max_jobs_per_worker=2) as pool:
+        pids = [pool.call(worker_pid) for _ in range(6)]
+    assert len(set(pids)) == 3 and pids[0] == pids[1] != pids[2] and os.getpid() not in pids

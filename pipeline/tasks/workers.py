@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 
 #: a page whose extraction takes longer than this (seconds) is given up and its worker replaced
 DEFAULT_TIMEOUT = 120.0
+#: a worker is replaced after this many jobs: lxml's and the allocator's leftovers do not pile up over a long run
+#: (a replacement forks from the fork server in milliseconds, with the stages and the tagger already loaded)
+DEFAULT_MAX_JOBS = 250
 #: what the fork server imports once, so a new or replacement worker starts without importing or loading it again
 PRELOAD = ["pipeline.tasks._worker_preload"]
 #: calls in the polling process itself (``workers=0``) take turns: trafilatura is not thread-safe
@@ -125,8 +128,9 @@ def _context() -> Any:
 class _Worker:
     """One worker process and its pipe; restarted after a crash or a timeout."""
 
-    def __init__(self, spec: TaggerSpec, name: str):
-        self._spec, self._name = spec, name
+    def __init__(self, spec: TaggerSpec, name: str, max_jobs: int = DEFAULT_MAX_JOBS):
+        self._spec, self._name, self._max_jobs = spec, name, max_jobs
+        self._jobs = 0
         self._process: multiprocessing.process.BaseProcess | None = None
         self._conn: multiprocessing.connection.Connection | None = None
         self._starting = threading.Lock()  # the background start (ExtractionPool.start) and a first call
@@ -159,6 +163,9 @@ class _Worker:
         if reply is None:
             self._stop()
             raise ExtractionWorkerError(what, f"extraction worker timed out after {timeout:g} s")
+        self._jobs += 1
+        if self._jobs >= self._max_jobs:
+            self.close()
         if reply[0] == "ok":
             return reply[1]
         raise _rebuild_error(*reply[1:])
@@ -166,6 +173,7 @@ class _Worker:
     def _stop(self) -> str:
         """Stop the process (if it still runs) and say how it ended."""
         process, self._process = self._process, None
+        self._jobs = 0
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -194,12 +202,13 @@ class _Worker:
 class ExtractionPool:
     """A bounded pool of single-threaded worker processes, shared by the polling threads (see the module doc)."""
 
-    def __init__(self, workers: int, *, tagger: TaggerSpec | None = None, timeout: float = DEFAULT_TIMEOUT):
+    def __init__(self, workers: int, *, tagger: TaggerSpec | None = None, timeout: float = DEFAULT_TIMEOUT,
+                 max_jobs_per_worker: int = DEFAULT_MAX_JOBS):
         self.workers, self.timeout = workers, timeout
         self._spec = tagger or TaggerSpec(enabled=False)
         self._inline_state = WorkerState(self._spec) if workers == 0 else None
         self._idle: SimpleQueue[_Worker] = SimpleQueue()
-        self._all = [_Worker(self._spec, f"regwire-extract-{n}") for n in range(workers)]
+        self._all = [_Worker(self._spec, f"regwire-extract-{n}", max_jobs_per_worker) for n in range(workers)]
         for worker in self._all:
             self._idle.put(worker)
 
