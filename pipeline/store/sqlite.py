@@ -28,9 +28,10 @@ TITLE_WEIGHT, TEXT_WEIGHT = 5.0, 1.0
 #: snippet markers: control characters that never occur in extracted text, swapped for <mark> after escaping
 _OPEN, _CLOSE = "\x02", "\x03"
 
-#: measured with bench/bench_store.py: a larger page cache for the FTS5 merges of big batches, temporary b-trees
-#: (facet GROUP BYs, sorts) in memory
-_PRAGMAS = ("PRAGMA cache_size=-32768", "PRAGMA temp_store=MEMORY")
+#: an 8 MiB page cache (4x the default: the FTS5 merges of a batch and a search's pages stay in it, while a
+#: ``regwire run`` stays within its memory budget, bench/bench_ingest.py), temporary tables (a search's matches,
+#: facet GROUP BYs, sorts) in memory
+_PRAGMAS = ("PRAGMA cache_size=-8192", "PRAGMA temp_store=MEMORY")
 #: the whole record of an article row: its document with its text put back
 _FULL_DOC = "json_set(doc, '$.text', text)"
 
