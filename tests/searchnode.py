@@ -393,84 +393,9 @@ class CompatProxy:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def start(self) -> CompatProxy:
-        proxy = self
+        handler = type("Handler", (_CompatHandler,), {"proxy": self})
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, fmt, *args):  # quiet
-                pass
-
-            def _body(self) -> bytes:
-                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                    chunks = []
-                    while True:
-                        size = int(self.rfile.readline().split(b";")[0].strip(), 16)
-                        if size == 0:
-                            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                                pass
-                            break
-                        chunks.append(self.rfile.read(size))
-                        self.rfile.readline()
-                    return b"".join(chunks)
-                length = int(self.headers.get("Content-Length") or 0)
-                return self.rfile.read(length) if length else b""
-
-            def _forward(self) -> None:
-                proxy.requests_seen += 1
-                body = self._body()
-                headers = {}
-                for name, value in self.headers.items():
-                    lname = name.lower()
-                    if lname in _HOP_BY_HOP:
-                        continue
-                    if lname in ("accept", "content-type"):
-                        value = _plain_media_type(value)
-                    headers[name] = value
-                if body or self.command in ("POST", "PUT", "PATCH"):
-                    headers["Content-Length"] = str(len(body))
-                conn = http.client.HTTPConnection(*proxy.upstream, timeout=120)
-                try:
-                    conn.request(self.command, self.path, body=body or None, headers=headers)
-                    resp = conn.getresponse()
-                    data = resp.read()
-                    status, reason, resp_headers = resp.status, resp.reason, resp.getheaders()
-                except (OSError, http.client.HTTPException) as e:
-                    msg = json.dumps({"error": f"compat proxy: upstream unreachable: {e!r}"}).encode()
-                    self.send_response(502)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(msg)))
-                    self.send_header("X-Elastic-Product", "Elasticsearch")
-                    self.end_headers()
-                    self.wfile.write(msg)
-                    return
-                finally:
-                    conn.close()
-
-                if self.command == "GET" and self.path.split("?", 1)[0] in ("", "/") and status == 200:
-                    data = proxy._rewrite_root(data)
-
-                self.send_response(status, reason)
-                content_length = None
-                for name, value in resp_headers:
-                    lname = name.lower()
-                    if lname == "content-length":
-                        content_length = value
-                    if lname in _HOP_BY_HOP or lname == "x-elastic-product":
-                        continue
-                    self.send_header(name, value)
-                self.send_header("X-Elastic-Product", "Elasticsearch")
-                if self.command == "HEAD":
-                    self.send_header("Content-Length", content_length or "0")
-                    self.end_headers()
-                    return
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = _forward
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="compat-proxy", daemon=True)
         self._thread.start()
@@ -512,3 +437,83 @@ def compat_proxy_fixture(node: SearchNode, es_version: str = "9.0.0") -> Iterato
         yield proxy
     finally:
         proxy.stop()
+
+
+class _CompatHandler(BaseHTTPRequestHandler):
+    """One request through the compat proxy; ``proxy`` is set on a per-proxy subclass."""
+
+    proxy: CompatProxy
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):  # quiet
+        pass
+
+    def _body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            return b"".join(chunks)
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _forward(self) -> None:
+        self.proxy.requests_seen += 1
+        body = self._body()
+        headers = {}
+        for name, value in self.headers.items():
+            lname = name.lower()
+            if lname in _HOP_BY_HOP:
+                continue
+            if lname in ("accept", "content-type"):
+                value = _plain_media_type(value)
+            headers[name] = value
+        if body or self.command in ("POST", "PUT", "PATCH"):
+            headers["Content-Length"] = str(len(body))
+        conn = http.client.HTTPConnection(*self.proxy.upstream, timeout=120)
+        try:
+            conn.request(self.command, self.path, body=body or None, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read()
+            status, reason, resp_headers = resp.status, resp.reason, resp.getheaders()
+        except (OSError, http.client.HTTPException) as e:
+            msg = json.dumps({"error": f"compat proxy: upstream unreachable: {e!r}"}).encode()
+            self.send_response(502)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(msg)))
+            self.send_header("X-Elastic-Product", "Elasticsearch")
+            self.end_headers()
+            self.wfile.write(msg)
+            return
+        finally:
+            conn.close()
+
+        if self.command == "GET" and self.path.split("?", 1)[0] in ("", "/") and status == 200:
+            data = self.proxy._rewrite_root(data)
+
+        self.send_response(status, reason)
+        content_length = None
+        for name, value in resp_headers:
+            lname = name.lower()
+            if lname == "content-length":
+                content_length = value
+            if lname in _HOP_BY_HOP or lname == "x-elastic-product":
+                continue
+            self.send_header(name, value)
+        self.send_header("X-Elastic-Product", "Elasticsearch")
+        if self.command == "HEAD":
+            self.send_header("Content-Length", content_length or "0")
+            self.end_headers()
+            return
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = _forward

@@ -226,7 +226,7 @@ class SearchEngineStore:
         end = int(resp["get"]["_source"]["value"])
         return end - n + 1
 
-    def write_articles(self, writes: Sequence[ArticleWrite]) -> list[WriteResult]:
+    def write_articles(self, writes: Sequence[ArticleWrite]) -> list[WriteResult]:  # noqa: C901 -- being split into a write plan (issue 12)
         self.last_deadlettered = []
         if not writes:
             return []

@@ -14,6 +14,7 @@ adjective and a sanctions cue).
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import IntEnum
 from operator import itemgetter
@@ -115,8 +116,7 @@ class Matcher:
 
     def __init__(self, taxonomy: Taxonomy):
         entries: dict[str, list[Term]] = {}
-
-        def add(phrase: str, kind: str, ref, weight: float = 0.0, sub: str = "", case: Case | None = None) -> None:
+        for phrase, kind, ref, weight, sub, case in _taxonomy_phrases(taxonomy):
             prefix = phrase.endswith("*")
             written = phrase.rstrip("*").strip()
             if case is None:
@@ -124,38 +124,6 @@ class Matcher:
             layer = _LAYER_OF.get(kind, Layer.CONTEXT)
             term = Term(kind, ref, weight, sub, prefix, case, written, layer)
             entries.setdefault(_key(written, prefix), []).append(term)
-
-        for topic, spec in taxonomy.topics.items():
-            for phrase, weight in spec.patterns.items():
-                add(phrase, "topic", topic, weight)
-            for phrase in spec.negative:
-                add(phrase, "topic_negative", topic)
-        for code, jur in taxonomy.jurisdictions.items():
-            for sub in ("names", "adjectives", "demonyms", "capitals", "places", "laws"):
-                for phrase in getattr(jur, sub):
-                    add(phrase, "jurisdiction", code, sub=_KIND_NAMES[sub])
-        # An alias several entities share ("SEC", "FSC") becomes one term listing all candidates.
-        aliases: dict[tuple[str, Case], list[str]] = {}
-        for name, entity in taxonomy.entities.items():
-            for alias in dict.fromkeys([name, *entity.aliases]):
-                case = Case.EXACT if entity.case_sensitive else _case_rule(alias, gazetteer=True)
-                candidates = aliases.setdefault((alias, case), [])
-                if name not in candidates:
-                    candidates.append(name)
-        for (alias, case), names in aliases.items():
-            add(alias, "entity", tuple(names), case=case)
-        ctx = taxonomy.context
-        for phrase in ctx.regions:
-            add(phrase, "region", "")
-        for kind, cues in (("negation", ctx.negation), ("hedge", ctx.hedging)):
-            for phrase, scope in cues.items():
-                add(phrase, kind, "", float(scope))
-        for phrase in ctx.not_negation:
-            add(phrase, "not_negation", "")
-        for kind, vocabulary in (("regulatory", ctx.regulatory), ("crypto", ctx.crypto),
-                                 ("off_topic", ctx.off_topic)):
-            for phrase, weight in vocabulary.items():
-                add(phrase, kind, "", weight)
 
         self._automaton = ahocorasick.Automaton()
         for key, terms in entries.items():
@@ -232,3 +200,49 @@ def _longest(raw: list[tuple[int, int, Term]], sentence_starts: list[int]) -> li
             sentence += 1
         kept.append(_new_hit(Hit, (start, end, term, sentence)))
     return kept
+
+
+# (phrase, kind, ref, weight, sub-kind, case rule or None for the default rule of its kind)
+_Phrase = tuple[str, str, Any, float, str, Case | None]
+
+
+def _taxonomy_phrases(taxonomy: Taxonomy) -> Iterator[_Phrase]:
+    """Every phrase the automaton holds, with what a hit on it means."""
+    for topic, spec in taxonomy.topics.items():
+        for phrase, weight in spec.patterns.items():
+            yield phrase, "topic", topic, weight, "", None
+        for phrase in spec.negative:
+            yield phrase, "topic_negative", topic, 0.0, "", None
+    for code, jur in taxonomy.jurisdictions.items():
+        for sub in ("names", "adjectives", "demonyms", "capitals", "places", "laws"):
+            for phrase in getattr(jur, sub):
+                yield phrase, "jurisdiction", code, 0.0, _KIND_NAMES[sub], None
+    for (alias, case), names in _entity_aliases(taxonomy).items():
+        yield alias, "entity", tuple(names), 0.0, "", case
+    yield from _context_phrases(taxonomy)
+
+
+def _entity_aliases(taxonomy: Taxonomy) -> dict[tuple[str, Case], list[str]]:
+    """An alias several entities share ("SEC", "FSC") becomes one term listing all candidates."""
+    aliases: dict[tuple[str, Case], list[str]] = {}
+    for name, entity in taxonomy.entities.items():
+        for alias in dict.fromkeys([name, *entity.aliases]):
+            case = Case.EXACT if entity.case_sensitive else _case_rule(alias, gazetteer=True)
+            candidates = aliases.setdefault((alias, case), [])
+            if name not in candidates:
+                candidates.append(name)
+    return aliases
+
+
+def _context_phrases(taxonomy: Taxonomy) -> Iterator[_Phrase]:
+    ctx = taxonomy.context
+    for phrase in ctx.regions:
+        yield phrase, "region", "", 0.0, "", None
+    for kind, cues in (("negation", ctx.negation), ("hedge", ctx.hedging)):
+        for phrase, scope in cues.items():
+            yield phrase, kind, "", float(scope), "", None
+    for phrase in ctx.not_negation:
+        yield phrase, "not_negation", "", 0.0, "", None
+    for kind, vocabulary in (("regulatory", ctx.regulatory), ("crypto", ctx.crypto), ("off_topic", ctx.off_topic)):
+        for phrase, weight in vocabulary.items():
+            yield phrase, kind, "", weight, "", None

@@ -89,7 +89,7 @@ def _clean(values: list[str] | None) -> list[str]:
     return [v for v in (values or []) if v.strip()]
 
 
-def create_app(backend_factory: Callable[[], Backend], *, title: str = "regwire news search") -> FastAPI:
+def create_app(backend_factory: Callable[[], Backend], *, title: str = "regwire news search") -> FastAPI:  # noqa: C901 -- routes being split out (issue 13)
     """The search app over the backend ``backend_factory`` opens (once, on first use; stores are thread-safe)."""
     lock = threading.Lock()
     holder: dict[str, Backend] = {}
