@@ -1,9 +1,10 @@
 """Ingest side by side on this machine: ``regwire run --once`` next to raw httpx + trafilatura + FTS5 scripts, over a
-loopback fixture site of synthetic ~600-word articles (bench/synth.py) in 20 feeds; then peak memory by size, crash
-count over consecutive runs, and start time.
+loopback fixture site in 20 feeds (by default the 181 real news pages of bench/corpus in turn, ~730 words each, full
+markup; ``--site synth`` for light synthetic ~600-word pages); then peak memory by size, crash count over
+consecutive runs, and start time.
 
     .venv/bin/python bench/bench_ingest.py [--pages 2000] [--rounds 2] [--rss-sizes 500,5000] [--crash-runs 5]
-                                           [--crash-pages 500] [--workers 2]
+                                           [--crash-pages 500] [--workers 2] [--site corpus|synth]
 
 Each variant runs as a fresh process (rounds alternate the variants, medians reported): "raw 1 process" (20 threads
 fetching and extracting, bench/raw_ingest.py), "raw 2 processes" (the same threads, extraction in a 2-process pool),
@@ -19,6 +20,7 @@ from 500 to 5,000 articles, no crash in consecutive runs, ``--help`` < 0.5 s.
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import statistics
@@ -41,12 +43,20 @@ FEEDS = 20
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def fixture_site(site: LoopbackSite, pages: int) -> list[str]:
-    """Routes for ``pages`` articles in ``FEEDS`` RSS feeds; returns the feed URLs."""
+def corpus_pages() -> list[bytes]:
+    """The 181 real news pages of bench/corpus (full markup: navigation, scripts, sidebars, comments)."""
+    folder = ROOT / "bench" / "corpus" / "article-extraction-benchmark" / "html"
+    return [gzip.decompress(path.read_bytes()) for path in sorted(folder.glob("*.html.gz"))]
+
+
+def fixture_site(site: LoopbackSite, pages: int, kind: str = "corpus") -> list[str]:
+    """Routes for ``pages`` articles in ``FEEDS`` RSS feeds; returns the feed URLs. ``corpus``: the real pages of
+    bench/corpus in turn (each under its own URL); ``synth``: light synthetic pages of ~600 words (bench/synth.py)."""
     feeds: list[list[str]] = [[] for _ in range(FEEDS)]
+    real = corpus_pages() if kind == "corpus" else []
     for n, a in enumerate(synth.articles(pages)):
         path = f"/{a['source']}/article-{n}.html"
-        page = synth.page_html(a, site.url(path))
+        page = real[n % len(real)] if real else synth.page_html(a, site.url(path))
         site.route(path, Response(200, page, {"Content-Type": "text/html; charset=utf-8"}))
         date = a["published"].strftime("%a, %d %b %Y %H:%M:%S +0000")  # type: ignore[attr-defined]
         feeds[n % FEEDS].append(f"<item><title>{a['title']}</title><link>{site.url(path)}</link>"
@@ -160,7 +170,7 @@ def bench_throughput(args: argparse.Namespace) -> dict[str, object]:
                 "regwire": lambda f: run_regwire(f, args.pages, args.workers)}
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
     with LoopbackSite(Path(tempfile.mkdtemp())) as site:
-        feeds = fixture_site(site, args.pages)
+        feeds = fixture_site(site, args.pages, args.site)
         for _ in range(args.rounds):
             for name, run in variants.items():
                 runs[name].append(run(feeds))
@@ -179,7 +189,7 @@ def bench_rss(args: argparse.Namespace) -> dict[str, object]:
     out: dict[str, object] = {}
     for size in args.rss_sizes:
         with LoopbackSite(Path(tempfile.mkdtemp())) as site:
-            result = run_regwire(fixture_site(site, size), size, args.workers)
+            result = run_regwire(fixture_site(site, size, args.site), size, args.workers)
         out[str(size)] = {"articles": result["articles"], "peak_rss_mib": round(result["peak_rss_mib"]),
                           "articles_per_s": round(result["articles"] / result["wall_s"], 1),
                           "returncode": result["returncode"]}
@@ -190,7 +200,7 @@ def bench_rss(args: argparse.Namespace) -> dict[str, object]:
 def bench_crashes(args: argparse.Namespace) -> dict[str, object]:
     codes: dict[str, list[int]] = {"regwire": [], "raw 1 process": []}
     with LoopbackSite(Path(tempfile.mkdtemp())) as site:
-        feeds = fixture_site(site, args.crash_pages)
+        feeds = fixture_site(site, args.crash_pages, args.site)
         for _ in range(args.crash_runs):
             codes["regwire"].append(int(run_regwire(feeds, args.crash_pages, args.workers)["returncode"]))
             codes["raw 1 process"].append(int(run_raw(feeds, 0)["returncode"]))
@@ -214,11 +224,13 @@ def main() -> None:
     parser.add_argument("--rss-sizes", type=lambda s: [int(x) for x in s.split(",") if x], default=[500, 5000])
     parser.add_argument("--crash-runs", type=int, default=5)
     parser.add_argument("--crash-pages", type=int, default=500)
+    parser.add_argument("--site", choices=["corpus", "synth"], default="corpus",
+                        help="pages: the real corpus pages in turn, or light synthetic ones")
     parser.add_argument("--only", choices=["throughput", "rss", "crashes", "start"], action="append")
     args = parser.parse_args()
     parts = {"start": bench_start, "throughput": lambda: bench_throughput(args), "rss": lambda: bench_rss(args),
              "crashes": lambda: bench_crashes(args)}
-    report: dict[str, object] = {"pages": args.pages, "rounds": args.rounds, "workers": args.workers,
+    report: dict[str, object] = {"pages": args.pages, "site": args.site, "rounds": args.rounds, "workers": args.workers,
                                  "cores": os.cpu_count(), "load_average_before": os.getloadavg()[0]}
     for name, part in parts.items():
         if not args.only or name in args.only:
