@@ -132,3 +132,23 @@ def test_workers_are_replaced_after_their_job_quota():
     with ExtractionPool(1, max_jobs_per_worker=2) as pool:
         pids = [pool.call(worker_pid) for _ in range(6)]
     assert len(set(pids)) == 3 and pids[0] == pids[1] != pids[2] and os.getpid() not in pids
+
+
+def test_workers_start_under_a_main_script_that_cannot_be_imported_again(tmp_path):
+    """Airflow's task runner is such a script: multiprocessing would import it again in each worker, and it exits."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "runner.py"
+    script.write_text(
+        "import sys\n"
+        "if __name__ != '__main__':\n"
+        "    sys.exit(1)  # imported again in a child\n"
+        "from pipeline.tasks.workers import ExtractionPool, parse_feed_in_worker\n"
+        "with ExtractionPool(1) as pool:\n"
+        "    feed = b\"<rss version='2.0'><channel><title>t</title><item><title>a</title>"
+        "<link>http://127.0.0.1/a</link></item></channel></rss>\"\n"
+        "    print(len(pool.call(parse_feed_in_worker, feed, 'http://127.0.0.1/feed.xml', None)))\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "1"

@@ -21,8 +21,11 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.connection
 import signal
+import sys
 import threading
-from collections.abc import Callable
+import types
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from queue import SimpleQueue
@@ -43,6 +46,8 @@ DEFAULT_MAX_JOBS = 250
 PRELOAD = ["pipeline.tasks._worker_preload"]
 #: calls in the polling process itself (``workers=0``) take turns: trafilatura is not thread-safe
 _INLINE_LOCK = threading.Lock()
+#: one worker start at a time swaps ``__main__`` (see _main_module_hidden)
+_MAIN_SWAP = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +120,20 @@ def _worker_main(conn: multiprocessing.connection.Connection, spec: TaggerSpec) 
             conn.send(("error", RuntimeError, (f"worker could not send its result: {exc}",), {}))
 
 
+@contextmanager
+def _main_module_hidden() -> Iterator[None]:
+    """Start a worker without it importing the parent's ``__main__`` again (multiprocessing re-runs the main script
+    in each child it prepares; under Airflow's task runner that script exits the child). The workers need nothing
+    from it: their job functions live in this package."""
+    main = sys.modules["__main__"]
+    with _MAIN_SWAP:
+        sys.modules["__main__"] = types.ModuleType("__main__")
+        try:
+            yield
+        finally:
+            sys.modules["__main__"] = main
+
+
 def _context() -> Any:
     """Fork server where there is one: never fork the threaded polling process itself."""
     try:
@@ -143,7 +162,8 @@ class _Worker:
         ctx = _context()
         parent, child = ctx.Pipe()
         process = ctx.Process(target=_worker_main, args=(child, self._spec), name=self._name, daemon=True)
-        process.start()
+        with _main_module_hidden():
+            process.start()
         child.close()
         self._process, self._conn = process, parent
         return parent
