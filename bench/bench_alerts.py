@@ -170,8 +170,8 @@ def main() -> int:
         from opensearchpy import OpenSearch
         from searchnode import SearchNode
 
+        from pipeline.store.engine.store import SearchEngineStore
         from pipeline.store.opensearch import OpenSearchAdapter
-        from pipeline.store.search_backend import SearchEngineStore
 
         with SearchNode() as node:
             client = OpenSearchAdapter(OpenSearch(hosts=[node.url], timeout=120, max_retries=0))

@@ -29,8 +29,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from pipeline.models import Article  # noqa: E402
 from pipeline.store.base import ArticleWrite  # noqa: E402
-from pipeline.store.engine import BulkItem, article_source, chunk_actions  # noqa: E402
-from pipeline.store.search_backend import SearchEngineStore  # noqa: E402
+from pipeline.store.engine.bulk import BulkItem, chunk_actions  # noqa: E402
+from pipeline.store.engine.documents import article_source  # noqa: E402
+from pipeline.store.engine.store import SearchEngineStore  # noqa: E402
 from pipeline.tagging.models import TOPICS, Tags  # noqa: E402
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)

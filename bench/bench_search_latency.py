@@ -18,7 +18,7 @@ from datetime import timedelta
 from bench_bulk import T0, Node, make_writes, open_client
 
 from pipeline.query import SearchQuery, Sort
-from pipeline.store.search_backend import SearchEngineStore
+from pipeline.store.engine.store import SearchEngineStore
 
 QUERIES = {
     "word": SearchQuery(q="regulator"),

@@ -16,8 +16,14 @@ def lazy_exports(package: str, exports: Mapping[str, str],
         module = exports.get(name)
         if module is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(module, package), name)
+        loaded = importlib.import_module(module, package)
+        value = getattr(loaded, name)
         namespace[name] = value  # later lookups skip this function
+        # importing a submodule binds its name in the package: where that name is also one of its exports (the
+        # function pipeline.tasks.maintenance in the module of that name), the export wins, whichever came first
+        short = module.rpartition(".")[2]
+        if exports.get(short) == module and namespace.get(short) is loaded:
+            namespace[short] = getattr(loaded, short)
         return value
 
     def __dir__() -> list[str]:

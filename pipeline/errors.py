@@ -13,8 +13,13 @@ defined here (the packages that raise them import them from this module).
     │   ├── ResponseTooLargeError       the body passed the byte cap while streaming                     permanent
     │   ├── DeadlineExceededError       the total deadline passed (slow or trickling server)             transient
     │   ├── TooManyRedirectsError       the redirect cap was reached (or a loop)                         permanent
-    │   └── TransportError              connection refused, DNS failure, timeouts, TLS errors            transient
+    │   ├── TransportError              connection refused, DNS failure, timeouts, TLS errors            transient
+    │   ├── ContentEncodingError        stacked or unknown Content-Encoding                              permanent
+    │   ├── InvalidURLError             a URL that cannot be requested (bad IDNA host, bad port ...)     permanent
+    │   ├── RateLimitedError            the host asked us to wait (Retry-After); ``until`` says how long transient
+    │   └── RobotsUnavailableError      robots.txt unreachable (5xx, network): nothing fetched for now   transient
     ├── FeedParseError                  a feed could not be parsed at all; ``url`` names the feed        permanent
+    ├── FeedItemError                   one item of a feed was skipped; names the feed, item and field   permanent
     ├── ExtractionError                 trafilatura found no article in a page                           permanent
     │   └── ExtractionWorkerError       the extraction process crashed or timed out on the page          transient
     ├── QuerySyntaxError                a search query could not be parsed (exit code 2)
@@ -27,6 +32,7 @@ defined here (the packages that raise them import them from this module).
     │       ├── SearchEngineRequestError       the engine refused the request (4xx)                      permanent
     │       └── IndexMigrationError            ``regwire index migrate`` could not verify or swap        permanent
     ├── DeliveryError                   one alert channel could not be notified (``transient`` set per case)
+    │   └── DeliveryOutcomeUnknownError the request went out but no answer came (maybe delivered)    permanent
     ├── AlertEvaluationError            some alerts could not be evaluated on a batch (the others were delivered)
     └── SourcePollError                 a source had failing feeds; ``report`` holds what did work; transient when
                                         any of its feed errors is
@@ -39,6 +45,7 @@ apprise) are mapped at the boundary where they occur, with ``raise ... from``.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, Self
 
 
@@ -152,6 +159,30 @@ class TransportError(FetchError):
     pass
 
 
+class ContentEncodingError(FetchError):
+    transient = False
+
+
+class InvalidURLError(FetchError):
+    transient = False
+
+
+class RateLimitedError(FetchError):
+    """The host asked for a pause (429/503 with Retry-After): nothing is sent to it before ``until`` (wall time)."""
+
+    def __init__(self, url: str, until: datetime):
+        self.until = until
+        super().__init__(url, f"rate-limited until {until.astimezone(UTC):%H:%M} UTC")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.url, self.until), self.__dict__
+
+
+class RobotsUnavailableError(FetchError):
+    """robots.txt could not be read (5xx, timeout, connection failure): RFC 9309 says assume complete disallow for
+    now, so the page is not fetched on this attempt and is retried on a later poll."""
+
+
 # -- parsing and extraction -----------------------------------------------------------------------------------------
 
 class FeedParseError(RegwireError):
@@ -161,6 +192,20 @@ class FeedParseError(RegwireError):
         self.url, self.reason = url, reason
         self.feed = url
         super().__init__(f"feed {url}: {reason}")
+
+
+class FeedItemError(RegwireError):
+    """One item of a feed is unusable and was skipped (the rest of the feed is kept)."""
+
+    stage = "parse"
+
+    def __init__(self, feed: str, item: str, field: str | None, reason: str):
+        self.feed, self.item, self.field, self.reason = feed, item, field, reason
+        where = f"feed {feed}: item {item}" + (f": field {field!r}" if field else "")
+        super().__init__(f"{where}: {reason}")
+
+    def __reduce__(self) -> tuple[Any, ...]:  # picklable, so a parse in a worker process can report it
+        return type(self), (self.feed, self.item, self.field, self.reason), self.__dict__
 
 
 class ExtractionError(RegwireError):
@@ -241,6 +286,15 @@ class DeliveryError(RegwireError):
         super().__init__(f"{channel}: {reason}")
 
 
+class DeliveryOutcomeUnknownError(DeliveryError):
+    """The request reached the receiver (or may have) but no answer came in time: it may have been delivered.
+
+    Not retried: resending blindly is how a slow receiver gets five copies of one alert."""
+
+    def __init__(self, channel: str, reason: str):
+        super().__init__(channel, reason, transient=False)
+
+
 class AlertEvaluationError(RegwireError):
     """Some alerts could not be evaluated on a batch; the rest were recorded and delivered.
 
@@ -269,3 +323,10 @@ class SourcePollError(RegwireError):
         self.source = report["source"]
         super().__init__(f"source {report['source']!r}: {report['failed']} feed(s) failed: "
                          + "; ".join(report["errors"][:5]))
+
+
+#: what third-party code raises on bad input data, caught at the boundaries where input is parsed and mapped onto the
+#: errors above: idna's errors are UnicodeErrors, pydantic's ValidationError and httpx's InvalidURL are ValueErrors,
+#: deep nesting raises RecursionError, absurd numbers OverflowError
+BAD_INPUT_ERRORS: tuple[type[BaseException], ...] = (ValueError, TypeError, UnicodeError, RecursionError,
+                                                     OverflowError)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from .caps import cap_fields
 from .tagging.models import Tags
 
 
@@ -15,7 +16,23 @@ class Record(BaseModel):
     model_config = ConfigDict(frozen=False, extra="forbid")
 
 
-class FeedItem(Record):
+class CappedRecord(Record):
+    """A record whose text fields are cut to the caps of :mod:`pipeline.caps`; ``truncated`` says when they were."""
+
+    #: True when a field passed its cap and was cut (the feed or page sent more than regwire keeps)
+    truncated: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _cap(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = dict(data)
+            if cap_fields(data):
+                data["truncated"] = True
+        return data
+
+
+class FeedItem(CappedRecord):
     """One entry of a feed, as the feed describes it (before the page is fetched)."""
 
     feed_url: str
@@ -34,7 +51,7 @@ class FeedItem(Record):
     image: str | None = None
 
 
-class Article(Record):
+class Article(CappedRecord):
     """An article's text and metadata, extracted from its page (or taken from the feed when that failed)."""
 
     url: str
@@ -92,6 +109,10 @@ class FeedState(Record):
     last_success: datetime | None = None
     next_poll: datetime | None = None
     items_seen: int = 0
+    #: articles of this feed that failed for a transient reason: canonical URL → failed polls so far
+    retrying: dict[str, int] = Field(default_factory=dict)
+    #: articles given up after too many transient failures: canonical URL → the recorded reason (not tried again)
+    given_up: dict[str, str] = Field(default_factory=dict)
     #: running totals, kept with the feed so that any process can export them as metrics
     polls: int = 0
     not_modified_polls: int = 0
@@ -100,6 +121,16 @@ class FeedState(Record):
     updated_articles: int = 0
     fetch_seconds_total: float = 0.0
     last_fetch_seconds: float | None = None
+    #: adaptive polling: the current interval (seconds) and why, the entry interval observed in the document's
+    #: dates, and the publisher's own hint from the document (<ttl>, sy:updatePeriod/updateFrequency)
+    poll_interval: int | None = None
+    interval_reason: str | None = None
+    observed_interval: float | None = None
+    feed_hint: int | None = None
+    #: what the URL is: a feed, or a sitemap (fetched under robots.txt, also when maintenance re-checks it)
+    document: Literal["feed", "sitemap"] = "feed"
+    #: sitemap indexes: the lastmod of each child sitemap last read, so unchanged children are not fetched again
+    sitemap_children: dict[str, str] = Field(default_factory=dict)
 
 
 class SearchHit(Record):

@@ -14,11 +14,12 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .errors import ConfigError
@@ -68,7 +69,16 @@ class HttpSettings(_Group):
 class ScheduleSettings(_Group):
     """When feeds are polled and how failures back off."""
 
+    #: a feed's first interval, before anything is known about it (and its interval when ``adaptive`` is off)
     default_poll_interval: int = Field(900, ge=30, le=7 * 24 * 3600)
+    #: each feed's interval follows its entry frequency, within these bounds (a source's own bounds win)
+    adaptive: bool = True
+    min_poll_interval: int = Field(300, ge=30, le=7 * 24 * 3600)
+    max_poll_interval: int = Field(24 * 3600, ge=30, le=7 * 24 * 3600)
+    #: sitemap entries older than this many seconds are ignored, so a first poll does not crawl a site's archive
+    sitemap_window: int = Field(2 * 24 * 3600, ge=3600, le=366 * 24 * 3600)
+    #: child sitemaps read per poll of a sitemap index (newest first)
+    sitemap_max_children: int = Field(10, ge=1, le=1000)
     backoff_base: Seconds = Field(60.0, gt=0, le=24 * 3600)
     backoff_max: Seconds = Field(6 * 3600.0, gt=0, le=30 * 24 * 3600)
     suspend_after: int = Field(10, ge=1, le=1000)
@@ -77,6 +87,14 @@ class ScheduleSettings(_Group):
     #: processes that extract and tag fetched pages (``REGWIRE_EXTRACT_WORKERS``; the core count by default);
     #: 0 extracts in the polling process itself, one page at a time
     extract_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=0, le=64)
+
+    @field_validator("max_poll_interval")
+    @classmethod
+    def _bounds_in_order(cls, maximum: int, info: ValidationInfo) -> int:
+        minimum = info.data.get("min_poll_interval")
+        if minimum is not None and maximum < minimum:
+            raise ValueError(f"below REGWIRE_MIN_POLL_INTERVAL ({minimum})")
+        return maximum
 
 
 class SearchSettings(_Group):
@@ -105,6 +123,9 @@ class AlertSettings(_Group):
     max_attempts: int = Field(5, ge=1, le=100, description="sends before a delivery is given up")
     backoff_base: Seconds = Field(60.0, gt=0, le=24 * 3600, description="seconds before the first retry")
     backoff_max: Seconds = Field(3600.0, gt=0, le=7 * 24 * 3600)
+    #: seconds apprise waits for a receiver (to connect, and for each read of its answer); a receiver that has the
+    #: request but answers later than this leaves the delivery "unknown" (maybe delivered), which is not resent
+    send_timeout: Seconds = Field(10.0, gt=0, le=600)
     #: a claimed delivery not marked within this many seconds is claimed again (a sender that died mid-send)
     lease_seconds: Seconds = Field(600.0, gt=0, le=24 * 3600)
     #: on Elasticsearch/OpenSearch, use the percolator from this many enabled alerts on (bench/bench_alerts.py)
@@ -196,6 +217,22 @@ class Settings(BaseSettings):
     @property
     def db_path(self) -> Path:
         return self.home / "regwire.db"
+
+    def prepare_home(self) -> Path:
+        """Create ``home`` when missing and make sure it is a directory regwire can write (the embedded store, feed
+        state and host slots live there); a :class:`ConfigError` naming ``REGWIRE_HOME`` otherwise."""
+        home = self.home
+        if home.exists() and not home.is_dir():
+            raise ConfigError(f"REGWIRE_HOME: {home} is not a directory")
+        try:
+            home.mkdir(parents=True, exist_ok=True)
+            # os.access says yes to root on a read-only file system: only a write tells
+            with tempfile.TemporaryFile(dir=home):
+                pass
+        except OSError as exc:
+            action = "cannot write to" if home.is_dir() else "cannot create"
+            raise ConfigError(f"REGWIRE_HOME: {action} {home}: {exc.strerror or exc}") from exc
+        return home
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with some settings changed (flat names, as for the constructor); groups keep their other values."""

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from pipeline.demo import LoopbackSite
+from pipeline.fetch.body import deadline_transport
 from pipeline.settings import Settings
 
 LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
@@ -24,7 +25,7 @@ class LoopbackOnlyTransport(httpx.BaseTransport):
     """
 
     def __init__(self) -> None:
-        self.inner = httpx.HTTPTransport()
+        self.inner = deadline_transport()  # the production transport (its sockets obey the total deadline)
         self.refused: list[str] = []
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:

@@ -97,7 +97,7 @@ alerts:
     with pytest.raises(AlertDefinitionError, match=r"alert '#1': field 'name': Field required"):
         load_alerts(path)
     path.write_text("alerts: [\n")
-    with pytest.raises(AlertDefinitionError, match="not valid YAML"):
+    with pytest.raises(AlertDefinitionError, match="invalid YAML"):
         load_alerts(path)
     with pytest.raises(AlertDefinitionError, match="cannot read"):
         load_alerts(tmp_path / "missing.yaml")

@@ -75,7 +75,7 @@ def test_seed_article_is_delivered_exactly_once_per_channel(settings, transport,
         assert "Source: ledger-news-" in body and "Published: 2022-09-28 09:30 UTC" in body
         assert "topic:fiat-ramp ('crypto-to-cash'" in body and "KZ" in body
         assert "Tokayev" in body and "/news/kazakhstan-crypto-cash-conversion.html" in body
-        assert set(seed) == {"version", "title", "message", "attachments", "type"}
+        assert set(seed) == {"version", "title", "message", "attachments", "type", "idempotency_key"}
         mail = next(m for m in smtp.messages if SEED_TITLE in m["Subject"])
         assert "crypto-to-cash" in text_of(mail) and smtp.envelopes[0][1] == ["analyst@example.org"]
         assert "Tokayev" in seed_text  # the demo page is the seed article

@@ -108,3 +108,22 @@ def test_concurrent_claims_never_overlap(alert_store):
         t.join()
     flat = [i for ids in got for i in ids]
     assert len(flat) == len(set(flat)) == 50
+
+
+def test_unknown_outcome_is_final_until_queued_again_and_old_definitions_still_load(alert_store):
+    alert_store.record(pending(1), T0)
+    first, second = alert_store.claim_due(T0, lease_seconds=60)
+    alert_store.mark_unknown([first.id], "sent, outcome unknown (no answer within 10 s): Read timed out")
+    alert_store.mark_sent([second.id], T0)
+    # neither the lease expiring nor any later run claims it: it may have arrived
+    assert alert_store.claim_due(T0 + timedelta(days=1), lease_seconds=60) == []
+    (row,) = alert_store.deliveries(state=DeliveryState.UNKNOWN)
+    assert row.id == first.id and row.attempts == 1 and "outcome unknown" in (row.last_error or "")
+    alert_store.mark_failed([first.id], "queued again by hand (alerts resend)", T0)  # what `alerts resend` does
+    assert [d.id for d in alert_store.claim_due(T0 + timedelta(days=1), lease_seconds=60)] == [first.id]
+    # a definition saved before the secret rules were strict (a token in clear) still loads, for delivery and show
+    clear = "json://127.0.0.1:9/hook?+Authorization=Bearer%20s3cr3tT0kenABCD9876"
+    legacy = Alert.model_construct(**{**ALERT.model_dump(), "name": "old", "channels": [clear]})
+    alert_store.save_alert(legacy, T0)
+    assert alert_store.get_alert("old").channels == [clear]
+    assert alert_store.get_alert("old").shown()["channels"] == ["json://127.0.0.1:9/hook?+Authorization=***"]

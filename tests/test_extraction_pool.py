@@ -148,7 +148,7 @@ def test_workers_start_under_a_main_script_that_cannot_be_imported_again(tmp_pat
         "with ExtractionPool(1) as pool:\n"
         "    feed = b\"<rss version='2.0'><channel><title>t</title><item><title>a</title>"
         "<link>http://127.0.0.1/a</link></item></channel></rss>\"\n"
-        "    print(len(pool.call(parse_feed_in_worker, feed, 'http://127.0.0.1/feed.xml', None)))\n")
+        "    print(len(pool.call(parse_feed_in_worker, feed, 'http://127.0.0.1/feed.xml', None).items))\n")
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "1"

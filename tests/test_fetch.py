@@ -15,6 +15,7 @@ from pipeline.errors import (
     HTTPStatusError,
     ResponseTooLargeError,
     RobotsDisallowedError,
+    RobotsUnavailableError,
     TooManyRedirectsError,
 )
 from pipeline.fetch import AddressPolicy, Fetcher, GuardedTransport, HostLimiter, decode_html, parse_retry_after
@@ -147,11 +148,12 @@ def test_robots_disallowed_page_is_never_requested(settings, transport, site):
     assert site.paths_requested().count("/robots.txt") == 1  # cached per host
 
 
-def test_robots_txt_server_error_means_disallowed(settings, transport, empty_site):
+def test_robots_txt_server_error_means_not_now_and_is_transient(settings, transport, empty_site):
     empty_site.route("/robots.txt", Response(503, b""))
     empty_site.route("/page", Response(200, b"<p>hi</p>"))
-    with pytest.raises(RobotsDisallowedError):
+    with pytest.raises(RobotsUnavailableError, match="unreachable") as info:
         Fetcher(settings, transport=transport).get(empty_site.url("/page"), obey_robots=True)
+    assert info.value.transient and not isinstance(info.value, RobotsDisallowedError)  # not a verdict on the page
     assert "/page" not in empty_site.paths_requested()
 
 

@@ -19,7 +19,8 @@ import pytest
 from typer.testing import CliRunner
 
 from pipeline.cli.index import KIBANA_DIR, kibana_app, saved_objects
-from pipeline.store.engine import ARTICLE_MAPPINGS, IndexNames
+from pipeline.store.engine.mappings import ARTICLE_MAPPINGS
+from pipeline.store.engine.names import IndexNames
 from pipeline.tagging.models import TOPICS
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import inspect
+import subprocess
+import sys
 
 import pipeline
 from pipeline import errors
@@ -70,3 +72,11 @@ def test_version_and_shell_completion_on_the_command_line():
     result = CliRunner().invoke(app, ["--version"])
     assert result.exit_code == 0 and result.output.strip() == f"regwire {pipeline.__version__}"
     assert "--install-completion" in CliRunner().invoke(app, ["--help"]).output
+
+
+def test_a_lazy_export_named_like_its_module_survives_a_sibling_import():
+    """``recheck_suspended`` first imports ``pipeline.tasks.maintenance``; ``maintenance`` is still the function."""
+    code = ("from pipeline.tasks import recheck_suspended\nfrom pipeline.tasks import maintenance\n"
+            "assert callable(maintenance) and callable(recheck_suspended), maintenance\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr

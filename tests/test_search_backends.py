@@ -15,20 +15,15 @@ from searchnode import SearchNode, shared_compat_proxy, shared_search_node
 from test_store_contract import drop_prefix, make_search_store
 from typer.testing import CliRunner
 
-from pipeline.errors import StoreError
+from pipeline.errors import SearchEngineRequestError, SearchEngineUnavailableError, StoreError
 from pipeline.models import Article, WriteOutcome
 from pipeline.query import SearchQuery
 from pipeline.settings import Settings
 from pipeline.sources import load_sources
 from pipeline.store import EmbeddedBackend, EngineBackend, SQLiteStore, Store, open_backend
 from pipeline.store.base import ArticleWrite
-from pipeline.store.engine import (
-    BulkItem,
-    SearchEngineRequestError,
-    SearchEngineUnavailableError,
-    chunk_actions,
-)
-from pipeline.store.search_backend import SearchEngineStore
+from pipeline.store.engine.bulk import BulkItem, chunk_actions
+from pipeline.store.engine.store import SearchEngineStore
 from pipeline.tasks import poll_sources, task_context
 
 pytestmark = pytest.mark.slow

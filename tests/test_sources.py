@@ -20,6 +20,50 @@ def test_packaged_default_sources_are_valid():
     assert all(f.startswith("https://") for s in sources for f in s.feeds)
 
 
+def test_the_catalog_marks_each_source_with_its_kind_and_disables_unverified_addresses():
+    sources = load_sources()
+    assert all(s.kind in ("outlet", "regulator", "standard-setter") for s in sources)
+    assert all(not s.enabled for s in sources if s.unverified)
+    regulators = {s.name for s in sources if s.kind == "regulator"}
+    assert {"us-sec", "us-cftc", "us-fincen", "us-ofac", "uk-fca", "eu-esma", "eu-eba", "ecb", "hk-hkma"} <= regulators
+    assert {s.name for s in sources if s.kind == "standard-setter"} >= {"bis", "fsb"}
+    urls = [u for s in sources for u in s.urls]
+    assert len(urls) == len(set(urls))
+    assert all(s.poll_interval is None for s in sources)  # the catalog's feeds adapt, within their bounds
+
+
+def test_sitemaps_beside_or_instead_of_feeds(tmp_path):
+    (only, both) = load_sources(write(tmp_path, """
+sources:
+  - name: only-sitemap
+    sitemaps: ["https://news.example/news-sitemap.xml"]
+    sitemap_window: 86400
+    kind: regulator
+  - name: both
+    feeds: ["https://news.example/rss"]
+    sitemaps: ["https://news.example/news-sitemap.xml"]
+    min_poll_interval: 600
+    max_poll_interval: 7200
+"""))
+    assert only.feeds == [] and only.urls == ["https://news.example/news-sitemap.xml"] and only.sitemap_window == 86400
+    assert both.urls == ["https://news.example/rss", "https://news.example/news-sitemap.xml"]
+
+
+@pytest.mark.parametrize("text, field, message", [
+    ("sources:\n  - name: desk\n", "feeds", "at least 1 feed is required (or list sitemaps)"),
+    ("sources:\n  - name: desk\n    sitemaps: ['ftp://a/s.xml']\n", "sitemaps", "not an http"),
+    ("sources:\n  - name: desk\n    feeds: ['https://a/']\n    min_poll_interval: 600\n    max_poll_interval: 300\n",
+     "max_poll_interval", "below min_poll_interval"),
+    ("sources:\n  - name: desk\n    feeds: ['https://a/']\n    kind: blog\n", "kind", "'outlet'"),
+    ("sources:\n  - name: desk\n    sitemaps: ['https://a/s.xml']\n    sitemap_window: 60\n", "sitemap_window",
+     "greater than or equal to 3600"),
+])
+def test_bad_sitemap_and_interval_fields_name_the_field(tmp_path, text, field, message):
+    with pytest.raises(SourcesFileError) as info:
+        load_sources(write(tmp_path, text))
+    assert info.value.field == field and message in str(info.value)
+
+
 def test_optional_fields_and_defaults(tmp_path):
     (source,) = load_sources(write(tmp_path, """
 sources:
@@ -52,7 +96,7 @@ def test_bad_source_names_file_source_and_field(tmp_path, text, source, field, m
 
 
 @pytest.mark.parametrize("text, message", [
-    ("sources: [", "not valid YAML"),
+    ("sources: [", "invalid YAML"),
     ("feeds: []", "top-level 'sources:'"),
     ("sources: {}", "must be a list"),
 ])

@@ -35,7 +35,7 @@ def search_node():
 
 
 def make_search_store(engine: str, url: str, prefix: str | None = None, **kwargs):
-    from pipeline.store.search_backend import SearchEngineStore
+    from pipeline.store.engine.store import SearchEngineStore
 
     prefix = prefix or f"t{uuid.uuid4().hex[:10]}"
     if engine == "opensearch":

@@ -606,7 +606,7 @@ def test_entity_with_undefined_jurisdiction(tmp_path: Path):
 
 
 def test_missing_file(tmp_path: Path):
-    with pytest.raises(TaxonomyError, match="cannot read taxonomy file"):
+    with pytest.raises(TaxonomyError, match="taxonomy file: cannot read"):
         load_taxonomy(tmp_path / "nope.yaml")
 
 

@@ -16,7 +16,8 @@ from .._lazy import lazy_exports
 
 _EXPORTS = {
     **dict.fromkeys([
-        "AlertDefinitionError", "AlertEvaluationError", "AlertNotFoundError", "AlertStoreError", "DeliveryError"
+        "AlertDefinitionError", "AlertEvaluationError", "AlertNotFoundError", "AlertStoreError", "DeliveryError",
+        "DeliveryOutcomeUnknownError",
     ], "..errors"),
     **dict.fromkeys(["AppriseSender", "Sender", "expand"], ".channels"),
     **dict.fromkeys(["AlertRunReport", "deliver_due", "evaluate_and_deliver"], ".deliver"),
@@ -41,6 +42,7 @@ __all__ = [
     "AppriseSender",
     "Delivery",
     "DeliveryError",
+    "DeliveryOutcomeUnknownError",
     "DeliveryState",
     "EngineAlertStore",
     "Evaluation",
@@ -62,7 +64,14 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from ..errors import AlertDefinitionError, AlertEvaluationError, AlertNotFoundError, AlertStoreError, DeliveryError
+    from ..errors import (
+        AlertDefinitionError,
+        AlertEvaluationError,
+        AlertNotFoundError,
+        AlertStoreError,
+        DeliveryError,
+        DeliveryOutcomeUnknownError,
+    )
     from .channels import AppriseSender, Sender, expand
     from .deliver import AlertRunReport, deliver_due, evaluate_and_deliver
     from .engine_store import EngineAlertStore

@@ -16,16 +16,18 @@ recorded already and sends nothing again; see :mod:`pipeline.alerts.store` for t
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..errors import AlertEvaluationError, ArticleNotFoundError, DeliveryError
+from ..errors import AlertEvaluationError, ArticleNotFoundError, DeliveryError, DeliveryOutcomeUnknownError
 from ..settings import AlertSettings
 from ..store.base import Store
+from .channel_secrets import mask_channel
 from .channels import AppriseSender, Sender
 from .evaluate import Evaluation, Evaluator, SearchEvaluator
 from .models import Alert, Delivery, MatchedArticle, Mode
@@ -62,13 +64,15 @@ class AlertRunReport:
     sent: int = 0  #: messages sent (a digest counts once, however many rows it carries)
     failed: int = 0  #: messages that failed and will be retried
     given_up: int = 0
+    #: messages sent without an answer (timeout, dropped connection): maybe delivered, not resent
+    unknown: int = 0
     #: alerts that could not be evaluated on this batch (see AlertEvaluationError)
     evaluation_errors: dict[str, str] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return self.failed == 0 and self.given_up == 0 and not self.evaluation_errors
+        return self.failed == 0 and self.given_up == 0 and self.unknown == 0 and not self.evaluation_errors
 
     def as_json(self) -> dict[str, Any]:
         return {**asdict(self), "ok": self.ok}
@@ -137,7 +141,7 @@ def evaluate_and_deliver(store: Store, alert_store: AlertStore, article_ids: Seq
 
 
 def _merge(report: AlertRunReport, sent: AlertRunReport) -> None:
-    report.sent, report.failed, report.given_up = sent.sent, sent.failed, sent.given_up
+    report.sent, report.failed, report.given_up, report.unknown = sent.sent, sent.failed, sent.given_up, sent.unknown
     report.errors.extend(sent.errors)
 
 
@@ -145,7 +149,7 @@ def deliver_due(alert_store: AlertStore, *, config: AlertSettings, now: datetime
                 sender: Sender | None = None) -> AlertRunReport:
     """Send every due delivery: immediate ones, digests whose window closed, failed ones whose retry time came."""
     now = _now(now)
-    sender = sender or AppriseSender()
+    sender = sender or AppriseSender(timeout=config.send_timeout)
     report = AlertRunReport()
     due = alert_store.claim_due(now, config.lease_seconds)
     alerts = {a.name: a for a in alert_store.list_alerts()}
@@ -184,38 +188,60 @@ def _stale(alert: Alert | None, channel: str) -> str | None:
     return None
 
 
+def delivery_key(alert: str, rows: Sequence[tuple[str, str]]) -> str:
+    """The idempotency key of a message: alert name + (article id, version or 'any') of each article it carries.
+
+    The same for every send of the same message, whatever the channel, so a receiver that keeps the keys it has seen
+    can drop a copy; ``rows`` are (article_id, version_key) pairs."""
+    parts = [alert, *(f"{article}\x1f{version}" for article, version in sorted(rows))]
+    return "regwire-" + hashlib.sha256("\x1e".join(parts).encode()).hexdigest()[:32]
+
+
 def message_for(alert: Alert, rows: Sequence[Delivery]) -> Message:
     articles: list[MatchedArticle] = [r.article for r in rows]
     if len(rows) == 1 and not rows[0].mode.is_digest:
-        return article_message(alert, articles[0], updated=rows[0].version_key not in ("any", "1"))
-    return digest_message(alert, articles)
+        message = article_message(alert, articles[0], updated=rows[0].version_key not in ("any", "1"))
+    else:
+        message = digest_message(alert, articles)
+    key = delivery_key(alert.name, [(r.article_id, r.version_key) for r in rows])
+    # the body carries the key too, for channels that take no header (chat, SMS): a bot can still drop a copy
+    return replace(message, body=f"{message.body}\n\ndelivery key: {key}", key=key)
 
 
 def _send_one(alert_store: AlertStore, sender: Sender, alert: Alert, channel: str, rows: list[Delivery],
               now: datetime, config: AlertSettings, report: AlertRunReport) -> None:
     ids = [r.id for r in rows]
+    shown = mask_channel(channel)  # a definition stored before the secret rules may hold one in clear
     try:
         try:
             sender.send(channel, message_for(alert, rows))
         except DeliveryError:
             raise
         except Exception as exc:  # a bug in a channel plugin must not stop the other deliveries; retried
-            log.exception("alert %r: unexpected error sending to %s", alert.name, channel)
+            log.exception("alert %r: unexpected error sending to %s", alert.name, shown)
             raise DeliveryError(channel, f"internal error: {type(exc).__name__}: {exc}") from exc
+    except DeliveryOutcomeUnknownError as exc:
+        # the receiver may have it: resending could deliver a second copy, so it is recorded, not retried
+        alert_store.mark_unknown(ids, exc.reason)
+        report.unknown += 1
+        report.errors.append(f"{alert.name}: {shown}: {exc.reason}")
+        log.warning("alert %r: delivery to %s sent, outcome unknown (not resent): %s", alert.name, shown,
+                    exc.reason)
+        return
     except DeliveryError as exc:
         attempts = max(r.attempts for r in rows) + 1
         if not exc.transient or attempts >= config.max_attempts:
             why = exc.reason if not exc.transient else f"gave up after {attempts} attempt(s): {exc.reason}"
             alert_store.mark_given_up(ids, why)
             report.given_up += 1
-            report.errors.append(f"{alert.name}: {channel}: {why}")
-            log.warning("alert %r: delivery to %s given up: %s", alert.name, channel, why)
+            report.errors.append(f"{alert.name}: {shown}: {why}")
+            log.warning("alert %r: delivery to %s given up: %s", alert.name, shown, why)
         else:
             next_try = now + timedelta(seconds=backoff(attempts, config))
             alert_store.mark_failed(ids, exc.reason, next_try)
             report.failed += 1
-            report.errors.append(f"{alert.name}: {channel}: {exc.reason} (retry at {next_try.isoformat()})")
-            log.info("alert %r: delivery to %s failed (attempt %d), retry at %s", alert.name, channel, attempts,
+            report.errors.append(f"{alert.name}: {shown}: {exc.reason} (retry at {next_try.isoformat()})")
+            log.info("alert %r: delivery to %s failed (attempt %d), retry at %s", alert.name, shown, attempts,
                      next_try)
         return
     # the window: a crash here (sent, not yet marked) means the lease expires and the message is sent again

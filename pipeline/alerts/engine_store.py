@@ -19,9 +19,9 @@ from urllib.parse import quote
 
 from pydantic import ValidationError
 
-from ..errors import AlertNotFoundError, AlertStoreError
-from ..store.engine import EngineClient, SearchEngineRequestError
-from .models import Alert, Delivery, DeliveryState, MatchedArticle, Mode
+from ..errors import AlertNotFoundError, AlertStoreError, SearchEngineRequestError
+from ..store.engine.clients import EngineClient
+from .models import STORED, Alert, Delivery, DeliveryState, MatchedArticle, Mode
 from .store import OPEN_STATES, PendingDelivery
 
 _KW = {"type": "keyword"}
@@ -126,9 +126,10 @@ class EngineAlertStore:
 
     def _alert(self, doc: dict[str, Any]) -> Alert:
         try:
-            return Alert.model_validate(doc)
-        except ValidationError as exc:
-            raise AlertStoreError(f"{self.definitions}: stored alert cannot be read: {exc}") from exc
+            return Alert.model_validate(doc, context={STORED: True})
+        except ValidationError as exc:  # the messages only: pydantic's text quotes the input (a channel's secret)
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3])
+            raise AlertStoreError(f"{self.definitions}: stored alert cannot be read: {problems}") from exc
 
     # -- deliveries -----------------------------------------------------------------------------------------------
 
@@ -196,6 +197,9 @@ class EngineAlertStore:
     def mark_given_up(self, ids: Sequence[str], reason: str, *, attempted: bool = True) -> None:
         self._mark(ids, {"state": DeliveryState.GIVEN_UP.value, "lease_until": None, "last_error": reason},
                    1 if attempted else 0)
+
+    def mark_unknown(self, ids: Sequence[str], reason: str) -> None:
+        self._mark(ids, {"state": DeliveryState.UNKNOWN.value, "lease_until": None, "last_error": reason}, 1)
 
     def deliveries(self, *, alert: str | None = None, state: DeliveryState | None = None,
                    article_id: str | None = None, limit: int = 100) -> list[Delivery]:

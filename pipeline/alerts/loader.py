@@ -11,7 +11,8 @@
         mode: immediate        # or hourly / daily
         updates: false         # re-alert when a sent article changes
 
-Every definition is checked before any is returned; the first bad one is refused with the file, the alert and the
+The file is read by :func:`pipeline.yamlfile.load_yaml` (UTF-8, no duplicate keys, bounded nesting). Every definition
+is checked before any is returned; the first bad one is refused with the file, the alert and the
 field in the message.
 """
 
@@ -20,10 +21,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from ..errors import AlertDefinitionError
+from ..yamlfile import load_yaml
 from .models import Alert
 
 
@@ -49,12 +50,7 @@ def load_alerts(path: str | Path) -> list[Alert]:
     """Every alert of a YAML file (``alerts:`` list, or a bare list); names must be unique."""
     path = Path(path)
     where = str(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise AlertDefinitionError(f"cannot read: {exc.strerror or exc}", path=where) from exc
-    except yaml.YAMLError as exc:
-        raise AlertDefinitionError(f"not valid YAML: {exc}", path=where) from exc
+    raw = load_yaml(path, lambda message: AlertDefinitionError(message, path=where))
     items = raw.get("alerts") if isinstance(raw, dict) else raw
     if not isinstance(items, list):
         raise AlertDefinitionError("expected a list under 'alerts:'", path=where)

@@ -3,8 +3,8 @@ alert in one request per chunk of documents, instead of one search per alert.
 
 Index ``<prefix>-alerts``: the article mappings and analysis (so queries analyse text exactly as search does), plus
 ``query`` (type ``percolator``), ``alert_name`` and ``fingerprint``. The stored queries are built by the same
-functions that build ``_search`` bodies (:mod:`pipeline.store.engine`), minus the ids filter: the candidates are the
-batch's own documents, fetched with ``_mget`` and passed to the ``percolate`` query.
+functions that build ``_search`` bodies (:mod:`pipeline.store.engine.queries`), minus the ids filter: the candidates
+are the batch's own documents, fetched with ``_mget`` and passed to the ``percolate`` query.
 
 Works with any client object with ``request(method, path, params=, body=)`` and ``bulk(ndjson, params=)`` — the
 store's adapters (``SearchEngineStore.client``) for opensearch-py and elasticsearch-py.
@@ -18,8 +18,10 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import AlertStoreError
-from ..store.engine import ANALYSIS, ARTICLE_MAPPINGS, EngineClient, SearchEngineRequestError, filters, text_query
+from ..errors import AlertStoreError, SearchEngineRequestError
+from ..store.engine.clients import EngineClient
+from ..store.engine.mappings import ANALYSIS, ARTICLE_MAPPINGS
+from ..store.engine.queries import filters, text_query
 from .evaluate import Evaluation, chunks
 from .models import Alert
 

@@ -24,6 +24,8 @@ _MARK = re.compile(r"</?mark>")
 class Message:
     title: str
     body: str  #: Markdown
+    #: idempotency key: the same for every send of the same (alert, article, version) — see ``delivery_key``
+    key: str = ""
 
 
 def plain_snippet(snippet_html: str) -> str:

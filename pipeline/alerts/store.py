@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from ..errors import AlertNotFoundError, AlertStoreError
 from ..store.sqlite import SQLiteFile
-from .models import Alert, Delivery, DeliveryState, MatchedArticle, Mode
+from .models import STORED, Alert, Delivery, DeliveryState, MatchedArticle, Mode
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
@@ -36,7 +36,7 @@ CREATE TABLE IF NOT EXISTS alert_deliveries (
     version_key TEXT NOT NULL,      -- the article version, or 'any' when the alert ignores updates
     channel TEXT NOT NULL,          -- the channel URL as defined (environment references unexpanded)
     mode TEXT NOT NULL,
-    state TEXT NOT NULL,            -- pending | sent | failed | given_up
+    state TEXT NOT NULL,            -- pending | sent | failed | given_up | unknown
     attempts INTEGER NOT NULL DEFAULT 0,
     created_at TEXT NOT NULL,
     next_try TEXT NOT NULL,         -- when it is due (digest rows: the end of their window)
@@ -92,6 +92,9 @@ class AlertStore(Protocol):
 
     def mark_given_up(self, ids: Sequence[str], reason: str, *, attempted: bool = True) -> None: ...
 
+    def mark_unknown(self, ids: Sequence[str], reason: str) -> None:
+        """Sent, outcome unknown (the receiver did not answer in time): final, never resent automatically."""
+
     def deliveries(self, *, alert: str | None = None, state: DeliveryState | None = None,
                    article_id: str | None = None, limit: int = 100) -> list[Delivery]: ...
 
@@ -142,9 +145,11 @@ class SQLiteAlertStore(SQLiteFile):
 
     def _alert(self, doc: str) -> Alert:
         try:
-            return Alert.model_validate_json(doc)
+            return Alert.model_validate_json(doc, context={STORED: True})
         except ValidationError as exc:  # a definition stored by an older, laxer version
-            raise AlertStoreError(f"{self.path}: stored alert cannot be read: {exc}") from exc
+            # the messages only: pydantic's own text quotes the input, which may hold a channel's secret
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3])
+            raise AlertStoreError(f"{self.path}: stored alert cannot be read: {problems}") from exc
 
     # -- deliveries -----------------------------------------------------------------------------------------------
 
@@ -185,6 +190,10 @@ class SQLiteAlertStore(SQLiteFile):
         bump = ", attempts = attempts + 1" if attempted else ""
         self._update(ids, f"state = ?, lease_until = NULL, last_error = ?{bump}",
                      (DeliveryState.GIVEN_UP.value, reason))
+
+    def mark_unknown(self, ids: Sequence[str], reason: str) -> None:
+        self._update(ids, "state = ?, lease_until = NULL, last_error = ?, attempts = attempts + 1",
+                     (DeliveryState.UNKNOWN.value, reason))
 
     def _update(self, ids: Sequence[str], assignments: str, params: tuple[Any, ...]) -> None:
         if not ids:

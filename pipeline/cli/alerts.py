@@ -18,8 +18,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from ..alerts.channel_secrets import mask_channel
 from ..alerts.models import Alert, DeliveryState, Mode
-from .common import JsonOption, cli_context, cli_settings, console, emit_json, err_console, fail
+from .common import EXIT_FAILED, JsonOption, cli_context, cli_settings, console, emit_json, err_console, fail
 
 if TYPE_CHECKING:  # the stores and senders load when a command runs, not for `regwire --help`
     from ..alerts.store import AlertStore
@@ -83,7 +84,7 @@ def alerts_add(
             raise fail(f"an alert named {alert.name!r} exists already (use --replace to overwrite it)")
         created = store.save_alert(alert, datetime.now(UTC))
     if as_json:
-        emit_json({"created": created, "alert": alert.model_dump(mode="json")})
+        emit_json({"created": created, "alert": alert.shown()})
         return
     console.print(f"{'added' if created else 'replaced'} alert [bold]{escape(alert.name)}[/bold]: "
                   f"{escape(_describe(alert))} → {len(alert.channels)} channel(s), {alert.mode.value}")
@@ -136,7 +137,7 @@ def alerts_list(as_json: JsonOption = False) -> None:
     with _alert_store() as (_settings, store):
         alerts = store.list_alerts()
     if as_json:
-        emit_json([a.model_dump(mode="json") for a in alerts])
+        emit_json([a.shown() for a in alerts])
         return
     table = Table("name", "owner", "query and filters", "mode", "channels", "enabled", title="alerts")
     for a in alerts:
@@ -156,7 +157,7 @@ def alerts_show(name: NameArg, as_json: JsonOption = False) -> None:
     for d in log:
         counts[d.state.value] = counts.get(d.state.value, 0) + 1
     if as_json:
-        emit_json({"alert": alert.model_dump(mode="json"), "deliveries": counts})
+        emit_json({"alert": alert.shown(), "deliveries": counts})
         return
     grid = Table.grid(padding=(0, 2))
     for key, value in (("name", alert.name), ("owner", alert.owner), ("query", alert.q or "—"),
@@ -166,7 +167,7 @@ def alerts_show(name: NameArg, as_json: JsonOption = False) -> None:
                        ("min relevance", alert.min_relevance if alert.min_relevance is not None else "—"),
                        ("mode", alert.mode.value), ("updates", "yes" if alert.updates else "no"),
                        ("enabled", "yes" if alert.enabled else "no"),
-                       ("channels", "\n".join(alert.channels)),
+                       ("channels", "\n".join(alert.shown()["channels"])),
                        ("deliveries", ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "none yet")):
         grid.add_row(f"[dim]{key}[/dim]", escape(str(value)))
     console.print(grid)
@@ -185,15 +186,37 @@ def alerts_log(
     if as_json:
         emit_json([r.as_json() for r in rows])
         return
-    table = Table("alert", "article", "channel", "state", "tries", "when", "reason", title="alert deliveries")
-    colours = {"sent": "green", "pending": "cyan", "failed": "yellow", "given_up": "red"}
+    table = Table("id", "alert", "article", "channel", "state", "tries", "when", "reason", title="alert deliveries")
+    colours = {"sent": "green", "pending": "cyan", "failed": "yellow", "given_up": "red", "unknown": "magenta"}
     for r in rows:
         when = r.sent_at if r.state is DeliveryState.SENT else r.next_try
         colour = colours[r.state.value]
-        table.add_row(escape(r.alert), escape(f"{r.article.title[:50]} ({r.article_id[:8]} v{r.version_key})"),
-                      escape(r.channel.split("?")[0]), f"[{colour}]{r.state.value}[/{colour}]", str(r.attempts),
+        table.add_row(r.id, escape(r.alert), escape(f"{r.article.title[:50]} ({r.article_id[:8]} v{r.version_key})"),
+                      escape(mask_channel(r.channel).split("?")[0]), f"[{colour}]{r.state.value}[/{colour}]",
+                      str(r.attempts),
                       when.isoformat()[:19] if when else "—", escape(r.last_error or ""))
     console.print(table)
+
+
+@alerts_app.command("resend")
+def alerts_resend(
+    ids: Annotated[list[str], typer.Argument(metavar="ID...", help="delivery ids (alerts log --json)")],
+    as_json: JsonOption = False,
+) -> None:
+    """Queue deliveries whose outcome is unknown (or that were given up) again; the next delivery run sends them.
+    Check the receiver first: an 'unknown' delivery may have arrived. The message keeps its idempotency key."""
+    with _alert_store() as (_ctx, store):
+        closed = {d.id: d for state in (DeliveryState.UNKNOWN, DeliveryState.GIVEN_UP)
+                  for d in store.deliveries(state=state, limit=1_000_000)}
+        missing = [i for i in ids if i not in closed]
+        if missing:
+            raise fail(f"no delivery with id {missing[0]!r} in state unknown or given_up (see alerts log)",
+                       EXIT_FAILED)
+        store.mark_failed(list(dict.fromkeys(ids)), "queued again by hand (alerts resend)", datetime.now(UTC))
+    if as_json:
+        emit_json({"queued": list(dict.fromkeys(ids))})
+        return
+    console.print(f"queued {len(set(ids))} delivery(ies) again; `regwire alerts deliver` sends them now")
 
 
 # -- test / deliver -------------------------------------------------------------------------------------------------
@@ -220,7 +243,8 @@ def alerts_test(
         messages = [article_message(alert, a) for a in articles]
     if as_json:
         emit_json({"alert": alert.name, "since": since.isoformat(), "total": result.total,
-                    "channels": alert.channels, "messages": [{"title": m.title, "body": m.body} for m in messages]})
+                    "channels": alert.shown()["channels"],
+                    "messages": [{"title": m.title, "body": m.body} for m in messages]})
         return
     console.print(f"[bold]{result.total}[/bold] article(s) in the last {days} day(s) match "
                   f"[bold]{escape(alert.name)}[/bold]; would send {len(messages)} message(s) to "
@@ -240,7 +264,8 @@ def alerts_deliver(as_json: JsonOption = False) -> None:
     if as_json:
         emit_json(report.as_json())
     else:
-        console.print(f"sent {report.sent}, failed {report.failed} (will retry), given up {report.given_up}")
+        console.print(f"sent {report.sent}, failed {report.failed} (will retry), given up {report.given_up}, "
+                      f"outcome unknown {report.unknown} (not resent)")
         for error in report.errors:
             err_console.print(f"[yellow]{escape(error)}[/yellow]")
     raise typer.Exit(0 if report.ok else 1)

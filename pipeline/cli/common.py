@@ -28,7 +28,8 @@ EXIT_FAILED, EXIT_USAGE = 1, 2
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
-    err_console.print(f"[red]error:[/red] {escape(message)}")
+    # soft_wrap: one line per line of the message, whatever the terminal's width (scripts grep it)
+    err_console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -44,11 +45,13 @@ def cli_errors() -> Iterator[None]:
 
 
 def cli_settings(**overrides: Any) -> Settings:
-    """The environment's settings (with overrides); a bad value exits 2 naming the variable. Configures logging."""
+    """The environment's settings (with overrides); a bad value, or a home that is not a writable directory, exits 2
+    naming the variable. Configures logging."""
     from ..logs import configure_logging
 
     with cli_errors():
         settings = load_settings(**overrides)
+        settings.prepare_home()
     configure_logging(json=settings.log_json, level=getattr(logging, settings.log_level))
     return settings
 

@@ -20,7 +20,7 @@ from rich.table import Table
 
 from ..errors import ConfigError, RegwireError
 from ..settings import load_settings
-from ..store.search_backend import SearchEngineStore, open_search_store
+from ..store.engine.store import SearchEngineStore, open_search_store
 from .common import JsonOption, cli_errors, console, emit_json
 
 index_app = typer.Typer(help="Search-engine indices: status and zero-downtime migration.", no_args_is_help=True)

@@ -12,7 +12,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..query import SearchQuery, Sort
-from .common import JsonOption, cli_context, cli_settings, console, emit_json, fail
+from ..settings import Settings
+from .common import JsonOption, cli_context, cli_errors, cli_settings, console, emit_json, fail
 
 
 def _parse_day(value: str | None, option: str) -> datetime | None:
@@ -42,6 +43,8 @@ def snippet_markup(snippet: str) -> str:
 def search(
     query: Annotated[str, typer.Argument(help='words, "phrases", OR, -exclusion, prefix*')] = "",
     source: Annotated[list[str] | None, typer.Option("--source", help="only this source (repeatable)")] = None,
+    kind: Annotated[str | None, typer.Option("--kind", help="only sources of this kind in the sources file: outlet, "
+                                                            "regulator, standard-setter")] = None,
     topic: Annotated[list[str] | None, typer.Option("--topic", help="tagged with this topic (repeatable)")] = None,
     jurisdiction: Annotated[list[str] | None, typer.Option("--jurisdiction", help="ISO code, EU or INT")] = None,
     language: Annotated[list[str] | None, typer.Option("--language")] = None,
@@ -54,8 +57,9 @@ def search(
 ) -> None:
     """Search stored articles."""
     settings = cli_settings()
+    sources = _sources_of_kind(settings, kind, source or []) if kind else source or []
     request = SearchQuery(
-        q=query, sources=source or [], topics=topic or [], jurisdictions=[j.upper() for j in jurisdiction or []],
+        q=query, sources=sources, topics=topic or [], jurisdictions=[j.upper() for j in jurisdiction or []],
         languages=language or [], min_relevance=min_relevance, since=_parse_day(since, "--since"),
         until=_parse_day(until, "--until"), sort=sort, limit=limit,
     )
@@ -80,6 +84,21 @@ def search(
             counts = result.facets.get(name) or {}
             if counts:
                 console.print(f"[dim]{name}:[/dim] " + ", ".join(f"{escape(k)} ({v})" for k, v in counts.items()))
+
+
+def _sources_of_kind(settings: Settings, kind: str, named: list[str]) -> list[str]:
+    """The sources file's sources of ``kind`` (among ``named`` when given): official sources apart from the press."""
+    from ..sources import load_sources
+    from .sources import KINDS
+
+    if kind not in KINDS:
+        raise fail(f"--kind must be one of {', '.join(KINDS)} (got {kind!r})")
+    with cli_errors():
+        of_kind = [s.name for s in load_sources(settings.sources) if s.kind == kind]
+    chosen = [n for n in named if n in of_kind] if named else of_kind
+    if not chosen:
+        raise fail(f"no source of kind {kind!r} in the sources file" + (" among --source" if named else ""))
+    return chosen
 
 
 def show(

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time
 from trafilatura import bare_extraction
 from trafilatura.settings import Document
 
-from ..errors import ExtractionError
+from ..errors import BAD_INPUT_ERRORS, ExtractionError
 from ..fetch.fetcher import decode_html
 from ..models import Article
 from ..urls import canonicalize_url, same_site
@@ -27,8 +27,8 @@ def extract_article(html: str | bytes, url: str, *, content_type: str = "") -> A
         html = decode_html(html, content_type)
     try:
         doc = bare_extraction(html, url=url, with_metadata=True, include_comments=False)
-    except (ValueError, TypeError) as exc:  # trafilatura raises these on unparseable markup
-        raise ExtractionError(url, f"trafilatura failed: {exc}") from exc
+    except BAD_INPUT_ERRORS as exc:  # unparseable markup, nesting deeper than the recursion limit ...
+        raise ExtractionError(url, f"trafilatura failed: {type(exc).__name__}: {exc}") from exc
     if not isinstance(doc, Document) or not (doc.text or "").strip():
         raise ExtractionError(url, "no article text found")
     canonical = url

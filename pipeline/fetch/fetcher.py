@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -16,19 +17,31 @@ from email.utils import parsedate_to_datetime
 import httpx
 
 from ..errors import (
+    BlockedURLError,
     DeadlineExceededError,
     HTTPStatusError,
+    InvalidURLError,
+    RateLimitedError,
     ResponseTooLargeError,
     RobotsDisallowedError,
     TooManyRedirectsError,
     TransportError,
 )
 from ..settings import Settings
-from .guard import AddressPolicy, GuardedTransport, Resolver, check_scheme, system_resolver
+from . import body
+from .guard import URL_ERRORS, AddressPolicy, GuardedTransport, Resolver, check_scheme, parse_url, system_resolver
 from .politeness import FileSlotBook, HostLimiter
 from .robots import RobotsCache
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+#: RFC 9309 2.5: at least 500 KiB of robots.txt must be parsed
+ROBOTS_MAX_BYTES = 512 * 1024
+#: the body of a 304, redirect or error read to keep its connection, at most
+DRAIN_MAX_BYTES = 64 * 1024
+#: the longest pause a server's Retry-After imposes on its host
+MAX_HOLD = timedelta(days=1)
+#: a host's pause shorter than this (seconds) is waited for; a longer one fails the request as rate-limited
+MAX_HOLD_WAIT = 5.0
 _SINGLE_BYTE = frozenset({"iso-8859-1", "latin-1", "latin1", "us-ascii", "ascii", "windows-1252", "cp1252"})
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 
@@ -105,13 +118,14 @@ class Fetcher:
     def __init__(self, settings: Settings, *, transport: httpx.BaseTransport | None = None,
                  resolver: Resolver = system_resolver, limiter: HostLimiter | None = None):
         self.settings = settings
-        self.guard = GuardedTransport(transport, policy=AddressPolicy(settings.http.allow_networks), resolver=resolver)
+        self.guard = GuardedTransport(transport or body.deadline_transport(),
+                                      policy=AddressPolicy(settings.http.allow_networks), resolver=resolver)
         self.client = httpx.Client(
             transport=self.guard,
             follow_redirects=False,  # followed below, hop by hop, through the guard
             trust_env=False,  # an environment proxy would bypass the guard
             timeout=httpx.Timeout(settings.http.read_timeout, connect=settings.http.connect_timeout),
-            headers={"User-Agent": settings.http.user_agent},
+            headers={"User-Agent": settings.http.user_agent, "Accept-Encoding": body.ACCEPT_ENCODING},
         )
         # one booking per host for every process on this machine that shares REGWIRE_HOME (CLI runs, Airflow tasks)
         self.limiter = limiter or HostLimiter(settings.http.host_delay, settings.http.host_concurrency,
@@ -130,39 +144,50 @@ class Fetcher:
 
     def _fetch_robots(self, origin: str) -> tuple[int, str]:
         try:
-            result = self.get(origin + "/robots.txt", max_bytes=512 * 1024)
+            result = self.get(origin + "/robots.txt", max_bytes=ROBOTS_MAX_BYTES)
         except HTTPStatusError as exc:
             return exc.status, ""
         return result.status, result.text()
 
     def check_robots(self, url: str) -> None:
-        parsed = httpx.URL(url)
+        parsed = parse_url(url)
         origin = f"{parsed.scheme}://{parsed.netloc.decode('ascii')}"
-        if not self.robots.allowed(origin, url):
+        try:
+            allowed = self.robots.allowed(origin, url)
+        except BlockedURLError as exc:  # robots.txt lives on the page's own host: the page is refused, not robots
+            raise BlockedURLError(url, exc.reason) from exc
+        if not allowed:
             raise RobotsDisallowedError(url, "disallowed by robots.txt")
         if (delay := self.robots.crawl_delay(origin)) is not None:
             self.limiter.set_delay(parsed.host, delay)
 
     def get(self, url: str, *, headers: dict[str, str] | None = None, max_bytes: int | None = None,
             obey_robots: bool = False) -> FetchResult:
-        """GET ``url``; 2xx and 304 return a :class:`FetchResult`, everything else raises a :class:`FetchError`."""
+        """GET ``url``; 2xx and 304 return a :class:`FetchResult`, everything else raises a :class:`FetchError`.
+
+        The total deadline covers every hop's connect, headers and body; time spent waiting for the host's slot
+        (politeness) is not counted against it.
+        """
         max_bytes = max_bytes or self.settings.http.max_page_bytes
-        deadline = time.monotonic() + self.settings.http.total_timeout
+        budget = self.settings.http.total_timeout
         current, visited, hops = url, [url], 0
         while True:
             check_scheme(current)
             if obey_robots and self.settings.http.obey_robots:
                 self.check_robots(current)
-            response_url = httpx.URL(current)
-            with self.limiter.slot(response_url.host):
-                result = self._request(current, headers or {}, max_bytes, deadline)
+            host = parse_url(current).host
+            self._refuse_if_held(current, host)
+            with self.limiter.slot(host):
+                started = time.monotonic()
+                result = self._request(current, headers or {}, max_bytes, started + budget)
+            budget -= time.monotonic() - started
             if result.status not in REDIRECT_STATUSES:
                 result.url, result.redirects = url, visited[1:]
                 return result
             location = result.headers.get("location")
             if not location:
                 raise HTTPStatusError(current, result.status, "redirect without Location")
-            target = str(response_url.join(location))
+            target = self._redirect_target(current, location)
             if target in visited:
                 raise TooManyRedirectsError(url, f"redirect loop at {target}")
             hops += 1
@@ -171,31 +196,71 @@ class Fetcher:
             current = target
             visited.append(target)
 
-    def _request(self, url: str, headers: dict[str, str], max_bytes: int, deadline: float) -> FetchResult:
-        self.requests += 1
+    @staticmethod
+    def _redirect_target(current: str, location: str) -> str:
         try:
-            with self.client.stream("GET", url, headers=headers) as response:
-                if response.status_code in REDIRECT_STATUSES or response.status_code == 304:
-                    return FetchResult(url, url, response.status_code, response.headers)
-                if response.status_code >= 400:
-                    raise HTTPStatusError(url, response.status_code, response.reason_phrase,
-                                          response.headers.get("retry-after"))
+            target = str(parse_url(current).join(location))
+        except URL_ERRORS as exc:
+            raise InvalidURLError(current, f"redirect to an invalid URL {location[:200]!r}: {exc}") from exc
+        parse_url(target)  # a bad IDNA host in the redirect fails here, naming the target
+        return target
+
+    def _refuse_if_held(self, url: str, host: str) -> None:
+        """A host that asked for a pause (Retry-After) gets none of our requests until it ends, forced or not."""
+        held = self.limiter.held_until(host)
+        if held - time.time() > MAX_HOLD_WAIT:  # a short pause is waited for in the host's slot
+            raise RateLimitedError(url, datetime.fromtimestamp(held, UTC))
+
+    def _note_retry_after(self, url: str, response: httpx.Response) -> None:
+        if response.status_code not in (429, 503):
+            return
+        until = parse_retry_after(response.headers.get("retry-after"))
+        if response.status_code == 429 and until is None:
+            until = datetime.now(UTC) + timedelta(seconds=max(60.0, self.settings.http.host_delay))
+        if until is not None:
+            until = min(until, datetime.now(UTC) + MAX_HOLD)
+            self.limiter.hold(parse_url(url).host, until.timestamp())
+
+    def _request(self, url: str, headers: dict[str, str], max_bytes: int, deadline_at: float) -> FetchResult:
+        self.requests += 1
+        total = self.settings.http.total_timeout
+        try:
+            with body.deadline(deadline_at), self.client.stream("GET", url, headers=headers) as response:
+                status = response.status_code
+                if status in REDIRECT_STATUSES or status == 304 or status >= 400:
+                    _drain(response)  # read a small body so that the connection goes back to the pool
+                    if status >= 400:
+                        self._note_retry_after(url, response)
+                        raise HTTPStatusError(url, status, response.reason_phrase, response.headers.get("retry-after"))
+                    return FetchResult(url, url, status, response.headers)
                 declared = response.headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > max_bytes:
                     raise ResponseTooLargeError(url, f"Content-Length {declared} exceeds the {max_bytes}-byte cap")
-                body = bytearray()
-                for chunk in response.iter_bytes():  # decompressed: the cap also stops compression bombs
-                    body += chunk
-                    if len(body) > max_bytes:
-                        raise ResponseTooLargeError(url, f"body exceeds the {max_bytes}-byte cap")
-                    if time.monotonic() > deadline:
-                        raise DeadlineExceededError(
-                            url, f"response not complete within {self.settings.http.total_timeout:g}s")
-                if time.monotonic() > deadline:
-                    raise DeadlineExceededError(
-                        url, f"response not complete within {self.settings.http.total_timeout:g}s")
-                return FetchResult(url, url, response.status_code, response.headers, bytes(body))
+                content = body.read_bounded(url, _until(response.iter_raw(), url, deadline_at, total),
+                                            response.headers.get("content-encoding", ""), max_bytes)
+                return FetchResult(url, url, status, response.headers, content)
         except httpx.TimeoutException as exc:
+            if time.monotonic() >= deadline_at - 0.05:
+                raise DeadlineExceededError(url, f"response not complete within {total:g}s") from exc
             raise TransportError(url, f"timed out ({type(exc).__name__})") from exc
         except httpx.HTTPError as exc:
             raise TransportError(url, f"{type(exc).__name__}: {exc}") from exc
+        except URL_ERRORS as exc:  # httpx reads a redirect's Location while building the response
+            raise InvalidURLError(url, f"invalid URL in the response: {type(exc).__name__}: {exc}") from exc
+
+
+def _until(chunks: Iterator[bytes], url: str, deadline_at: float, total: float) -> Iterator[bytes]:
+    for chunk in chunks:
+        if time.monotonic() > deadline_at:
+            raise DeadlineExceededError(url, f"response not complete within {total:g}s")
+        yield chunk
+
+
+def _drain(response: httpx.Response) -> None:
+    """Read what is left of a body we do not keep (304, redirect, error), up to a few KiB: a fully read response
+    lets its keep-alive connection be reused; a longer one is closed instead."""
+    received = 0
+    for chunk in response.iter_raw():
+        received += len(chunk)
+        if received > DRAIN_MAX_BYTES:
+            break

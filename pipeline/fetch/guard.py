@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 import httpx
 
-from ..errors import BlockedURLError
+from ..errors import BAD_INPUT_ERRORS, BlockedURLError, InvalidURLError, TransportError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -23,6 +23,8 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], Sequence[str]]
 
 ALLOWED_SCHEMES = frozenset({"http", "https"})
+#: how every refusal starts, so that nobody mistakes it for robots.txt or the server
+BLOCKED = "blocked by the address guard"
 
 
 def system_resolver(host: str, port: int) -> list[str]:
@@ -40,8 +42,12 @@ class AddressPolicy:
         """Why ``address`` may not be contacted, or None when it may."""
         if any(address in net for net in self.allow_networks):
             return None
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
+        if isinstance(address, ipaddress.IPv6Address):
+            for form, embedded in _embedded_ipv4(address):
+                if form == "IPv4-mapped":
+                    address = embedded
+                elif reason := AddressPolicy().refusal(embedded):  # the allow-list names real addresses only
+                    return f"{form} address embedding a {reason} ({embedded})"
         if address.is_loopback:
             return "loopback address"
         if address.is_link_local:
@@ -54,12 +60,48 @@ class AddressPolicy:
         return None
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> list[tuple[str, ipaddress.IPv4Address]]:
+    """IPv4 addresses an IPv6 address carries (routers translate them): mapped, 6to4, Teredo, NAT64 (RFC 6052)."""
+    found: list[tuple[str, ipaddress.IPv4Address]] = []
+    if address.ipv4_mapped is not None:
+        found.append(("IPv4-mapped", address.ipv4_mapped))
+    if address.sixtofour is not None:
+        found.append(("6to4", address.sixtofour))
+    if address.teredo is not None:
+        server, client = address.teredo
+        found += [("Teredo", server), ("Teredo", client)]
+    if address in _NAT64 or address in _NAT64_LOCAL:
+        found.append(("NAT64", ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)))
+    return found
+
+
 def check_scheme(url: httpx.URL | str) -> None:
-    url = httpx.URL(str(url)) if not isinstance(url, httpx.URL) else url
+    url = parse_url(url)
     if url.scheme not in ALLOWED_SCHEMES:
-        raise BlockedURLError(str(url), f"scheme {url.scheme or '(none)'!r} is not fetched (only http and https)")
+        raise BlockedURLError(str(url), f"{BLOCKED}: scheme {url.scheme or '(none)'!r} is not fetched "
+                                        "(only http and https)")
     if not url.host:
-        raise BlockedURLError(str(url), "URL has no host")
+        raise BlockedURLError(str(url), f"{BLOCKED}: URL has no host")
+
+
+#: what parsing a URL may raise: httpx's own error, idna's (UnicodeErrors), ValueErrors for bad ports ...
+URL_ERRORS: tuple[type[BaseException], ...] = (httpx.InvalidURL, *BAD_INPUT_ERRORS)
+
+
+def parse_url(url: httpx.URL | str) -> httpx.URL:
+    """``url`` parsed, host included (IDNA); raises :class:`InvalidURLError` naming what is wrong."""
+    if isinstance(url, httpx.URL):
+        return url
+    try:
+        parsed = httpx.URL(str(url))
+        parsed.host  # noqa: B018 - decoding the host is where a bad IDNA label fails
+    except URL_ERRORS as exc:
+        raise InvalidURLError(str(url), f"invalid URL: {type(exc).__name__}: {exc}") from exc
+    return parsed
 
 
 class GuardedTransport(httpx.BaseTransport):
@@ -90,13 +132,15 @@ class GuardedTransport(httpx.BaseTransport):
         else:
             try:
                 addresses = [ipaddress.ip_address(a.split("%", 1)[0]) for a in self.resolver(host, port)]
-            except (OSError, UnicodeError) as exc:
-                raise BlockedURLError(str(url), f"cannot resolve host {host!r}: {exc}") from exc
+            except UnicodeError as exc:
+                raise InvalidURLError(str(url), f"invalid host {host!r}: {exc}") from exc
+            except OSError as exc:  # DNS may answer next time
+                raise TransportError(str(url), f"cannot resolve host {host!r}: {exc}") from exc
             if not addresses:
-                raise BlockedURLError(str(url), f"host {host!r} resolves to no address")
+                raise BlockedURLError(str(url), f"{BLOCKED}: host {host!r} resolves to no address")
         for address in addresses:
             if reason := self.policy.refusal(address):
-                raise BlockedURLError(str(url), f"refused {reason} {address} for host {host!r}")
+                raise BlockedURLError(str(url), f"{BLOCKED}: refused {reason} {address} for host {host!r}")
         return addresses[0]
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:

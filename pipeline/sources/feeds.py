@@ -9,6 +9,7 @@ from __future__ import annotations
 import calendar
 import json
 import re
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin
@@ -16,12 +17,15 @@ from urllib.parse import urljoin
 import feedparser
 import lxml.html
 
-from ..errors import FeedParseError
+from ..errors import BAD_INPUT_ERRORS, FeedItemError, FeedParseError, InvalidURLError
+from ..fetch.guard import parse_url
 from ..models import FeedItem
 from ..urls import canonicalize_url
 
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
 _JSON_FEED_VERSION = "https://jsonfeed.org/version/1"
+#: what feedparser flags on documents that are fine (a wrong charset label, a missing Content-Type)
+_HARMLESS = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
 _BLOCK_TAGS = ("p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr", "section", "article")
 
 
@@ -41,8 +45,25 @@ def html_to_text(html: str) -> str:
     return "\n".join(line for line in lines if line)
 
 
+@dataclass
+class ParsedFeed:
+    """What a feed document gave: its usable items, and the items skipped with the reason (item and field)."""
+
+    items: list[FeedItem] = field(default_factory=list)
+    skipped: list[FeedItemError] = field(default_factory=list)
+
+
 def parse_feed(content: bytes, url: str, content_type: str | None = None) -> list[FeedItem]:
-    """Items of a feed document. Raises :class:`FeedParseError` (naming the feed) when nothing can be recovered."""
+    """Items of a feed document (bad items left out: see :func:`parse_feed_items` for why)."""
+    return parse_feed_items(content, url, content_type).items
+
+
+def parse_feed_items(content: bytes, url: str, content_type: str | None = None) -> ParsedFeed:
+    """Items of a feed document, and the items skipped with their reason. One bad item never costs the others.
+
+    Raises :class:`FeedParseError` (naming the feed) when the document itself cannot be read, including malformed
+    RSS/Atom from which no item at all could be recovered.
+    """
     head = content[:2048].lstrip()
     if head.startswith(b"{") or (content_type and "json" in content_type.lower()):
         return _parse_json_feed(content, url)
@@ -51,19 +72,54 @@ def parse_feed(content: bytes, url: str, content_type: str | None = None) -> lis
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
-    parsed = feedparser.parse(content, response_headers=headers, sanitize_html=True, resolve_relative_uris=True)
-    if not parsed.entries:
-        if parsed.bozo and not parsed.feed.get("title"):
-            raise FeedParseError(url, f"not a feed: {parsed.get('bozo_exception')}")
-        if not parsed.version and not parsed.feed:
-            raise FeedParseError(url, "not a feed: no RSS, Atom or JSON Feed structure found")
+    try:
+        parsed = feedparser.parse(content, response_headers=headers, sanitize_html=True, resolve_relative_uris=True)
+    except BAD_INPUT_ERRORS as exc:
+        raise FeedParseError(url, f"cannot be parsed: {type(exc).__name__}: {exc}") from exc
+    if not parsed.entries and not parsed.version:
+        raise FeedParseError(url, "not a feed: no RSS, Atom or JSON Feed structure found")
     language = _language(parsed.feed.get("language"))
-    items = []
-    for entry in parsed.entries:
-        item = _item_from_entry(entry, url, language)
+    result = ParsedFeed()
+    for index, entry in enumerate(parsed.entries):
+        label = _item_label(index, entry.get("id") or entry.get("link"))
+        try:
+            item = _item_from_entry(entry, url, language, label)
+        except FeedItemError as exc:
+            result.skipped.append(exc)
+            continue
+        except BAD_INPUT_ERRORS as exc:  # a value no field check foresaw: this item only
+            result.skipped.append(FeedItemError(url, label, None, f"{type(exc).__name__}: {exc}"))
+            continue
         if item is not None:
-            items.append(item)
-    return items
+            result.items.append(item)
+    problem = parsed.get("bozo_exception")
+    if not result.items and not result.skipped and parsed.bozo and not isinstance(problem, _HARMLESS):
+        raise FeedParseError(url, f"malformed feed, no item could be read: {problem}")
+    return result
+
+
+def _item_label(index: int, ident: Any) -> str:
+    """How a report names an item: its position, and its id or link when it has a usable one."""
+    label = f"#{index + 1}"
+    if isinstance(ident, str | int) and str(ident).strip():
+        label += f" ({str(ident).strip()[:200]})"
+    return label
+
+
+def _checked_link(link: str, feed_url: str, item: str, field_name: str) -> tuple[str, str]:
+    """The link made absolute and its canonical form; raises :class:`FeedItemError` when it cannot be fetched."""
+    try:
+        absolute = urljoin(feed_url, link)
+        canonical = canonicalize_url(link, base=feed_url)
+        for candidate in (absolute, canonical):
+            parsed = parse_url(candidate)
+            if parsed.scheme not in ("http", "https") or not parsed.host:
+                raise FeedItemError(feed_url, item, field_name, f"not an http(s) URL: {link[:200]!r}")
+    except InvalidURLError as exc:
+        raise FeedItemError(feed_url, item, field_name, exc.reason) from exc
+    except BAD_INPUT_ERRORS as exc:
+        raise FeedItemError(feed_url, item, field_name, f"invalid URL: {type(exc).__name__}: {exc}") from exc
+    return absolute, canonical
 
 
 def _language(value: Any) -> str | None:
@@ -81,7 +137,7 @@ def _struct_to_datetime(value: Any) -> datetime | None:
         return None
 
 
-def _item_from_entry(entry: Any, feed_url: str, language: str | None) -> FeedItem | None:
+def _item_from_entry(entry: Any, feed_url: str, language: str | None, label: str) -> FeedItem | None:
     link = entry.get("link") or ""
     guid = entry.get("id") or None
     if not link and guid and guid.startswith(("http://", "https://")):
@@ -104,12 +160,12 @@ def _item_from_entry(entry: Any, feed_url: str, language: str | None) -> FeedIte
             if str(enclosure.get("type", "")).startswith("image/") and enclosure.get("href"):
                 image = enclosure["href"]
                 break
-    absolute = canonicalize_url(link, base=feed_url)
+    url, canonical = _checked_link(link, feed_url, label, "link")
     updated = _struct_to_datetime(entry.get("updated_parsed"))
     return FeedItem(
         feed_url=feed_url,
-        url=urljoin(feed_url, link),
-        canonical_url=absolute,
+        url=url,
+        canonical_url=canonical,
         guid=guid,
         title=html_to_text(entry.get("title", "")),
         summary=html_to_text(entry.get("summary", "")),
@@ -123,60 +179,148 @@ def _item_from_entry(entry: Any, feed_url: str, language: str | None) -> FeedIte
     )
 
 
-def _iso_datetime(value: Any, url: str, field: str) -> datetime | None:
+#: JSON nested deeper than this inside one item is refused (real items are a few levels deep)
+MAX_JSON_DEPTH = 64
+_JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{},]')
+
+
+def _iso_datetime(value: Any, feed_url: str, item: str, field_name: str) -> datetime | None:
     if not value:
         return None
+    if not isinstance(value, str):
+        raise FeedItemError(feed_url, item, field_name, f"must be an RFC 3339 date string, not {type(value).__name__}")
     try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
-        raise FeedParseError(url, f"JSON Feed item field {field!r}: not an RFC 3339 date: {value!r}") from exc
+        raise FeedItemError(feed_url, item, field_name, f"not an RFC 3339 date: {value[:100]!r}") from exc
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _parse_json_feed(content: bytes, url: str) -> list[FeedItem]:
+def _mask_deep_items(text: str, limit: int) -> tuple[str, set[int]]:
+    """``text`` with every element of the top-level ``items`` array nested deeper than ``limit`` replaced by
+    ``null`` (so the rest of the document parses without recursing that deep), and the indices replaced.
+
+    A scan of the JSON tokens, no recursion: strings are skipped whole, brackets counted.
+    """
+    pieces: list[str] = []
+    masked: set[int] = set()
+    depth, last, key, container, index = 0, 0, "", "", 0
+    start, deepest = -1, 0
+    for match in _JSON_TOKENS.finditer(text):
+        token = match.group()
+        if token in ("[", "{"):
+            depth += 1
+            if depth == 2:
+                container, index = key, 0
+            elif depth == 3 and start < 0:
+                start, deepest = match.start(), 3
+            deepest = max(deepest, depth)
+        elif token in ("]", "}"):
+            if depth == 3 and start >= 0:
+                if deepest > limit and container == "items":
+                    pieces += [text[last:start], "null"]
+                    last = match.end()
+                    masked.add(index)
+                start = -1
+            depth -= 1
+        elif token == ",":
+            index += depth == 2
+        elif depth == 1:
+            key = token[1:-1]
+    pieces.append(text[last:])
+    return "".join(pieces), masked
+
+
+def _load_json(content: bytes, url: str) -> tuple[Any, set[int]]:
     try:
-        data = json.loads(content)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise FeedParseError(url, f"invalid JSON: not UTF-8: {exc}") from exc
+    try:
+        return json.loads(text), set()
+    except RecursionError:
+        text, masked = _mask_deep_items(text, MAX_JSON_DEPTH)
+    except json.JSONDecodeError as exc:
         raise FeedParseError(url, f"invalid JSON: {exc}") from exc
-    if not isinstance(data, dict) or not str(data.get("version", "")).startswith(_JSON_FEED_VERSION):
+    try:
+        return json.loads(text), masked
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise FeedParseError(url, f"invalid JSON: {type(exc).__name__}: {exc}") from exc
+
+
+def _parse_json_feed(content: bytes, url: str) -> ParsedFeed:
+    data, too_deep = _load_json(content, url)
+    if not isinstance(data, dict) or not str(data.get("version", ""))[:100].startswith(_JSON_FEED_VERSION):
         raise FeedParseError(url, "JSON document is not a JSON Feed (missing 'version: https://jsonfeed.org/version/1.x')")
     items = data.get("items")
     if not isinstance(items, list):
         raise FeedParseError(url, "JSON Feed field 'items' must be a list")
     language = _language(data.get("language"))
     feed_authors = _json_authors(data)
-    result = []
+    result = ParsedFeed()
     for index, raw in enumerate(items):
-        if not isinstance(raw, dict):
-            raise FeedParseError(url, f"JSON Feed items[{index}] is not an object")
-        link = raw.get("url") or raw.get("external_url") or ""
-        if not link and str(raw.get("id", "")).startswith(("http://", "https://")):
-            link = str(raw["id"])
-        if not link:
+        label = _item_label(index, raw.get("id") if isinstance(raw, dict) else None)
+        try:
+            if index in too_deep:
+                raise FeedItemError(url, label, None, f"nested deeper than {MAX_JSON_DEPTH} levels")
+            if not isinstance(raw, dict):
+                raise FeedItemError(url, label, None, f"must be an object, not {type(raw).__name__}")
+            item = _json_item(raw, url, label, language, feed_authors)
+        except FeedItemError as exc:
+            result.skipped.append(exc)
             continue
-        canonical = canonicalize_url(link, base=url)
-        text = html_to_text(raw["content_html"]) if raw.get("content_html") else str(raw.get("content_text") or "")
-        tags = raw["tags"] if isinstance(raw.get("tags"), list) else []
-        result.append(FeedItem(
-            feed_url=url,
-            url=urljoin(url, link),
-            canonical_url=canonical,
-            guid=str(raw["id"]) if raw.get("id") is not None else None,
-            title=html_to_text(str(raw.get("title") or "")),
-            summary=str(raw.get("summary") or ""),
-            content=text.strip(),
-            published=_iso_datetime(raw.get("date_published"), url, f"items[{index}].date_published"),
-            updated=_iso_datetime(raw.get("date_modified"), url, f"items[{index}].date_modified"),
-            authors=_json_authors(raw) or feed_authors,
-            categories=[str(t) for t in tags],
-            language=_language(raw.get("language")) or language,
-            image=raw.get("image") or raw.get("banner_image"),
-        ))
+        except BAD_INPUT_ERRORS as exc:  # a value no field check foresaw: this item only
+            result.skipped.append(FeedItemError(url, label, None, f"{type(exc).__name__}: {exc}"))
+            continue
+        if item is not None:
+            result.items.append(item)
     return result
+
+
+def _json_str(raw: dict[str, Any], name: str, url: str, item: str) -> str | None:
+    """A JSON Feed string field, or None when absent; any other type skips the item naming the field."""
+    value = raw.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise FeedItemError(url, item, name, f"must be a string, not {type(value).__name__}")
+    return value
+
+
+def _json_item(raw: dict[str, Any], url: str, label: str, language: str | None,
+               feed_authors: list[str]) -> FeedItem | None:
+    ident = raw.get("id")
+    if ident is not None and (isinstance(ident, bool) or not isinstance(ident, str | int)):
+        raise FeedItemError(url, label, "id", f"must be a string, not {type(ident).__name__}")
+    link_field = "url" if raw.get("url") is not None else "external_url"
+    link = _json_str(raw, link_field, url, label) or ""
+    if not link and str(ident or "").startswith(("http://", "https://")):
+        link, link_field = str(ident), "id"
+    if not link:
+        return None
+    absolute, canonical = _checked_link(link, url, label, link_field)
+    html = _json_str(raw, "content_html", url, label)
+    text = html_to_text(html) if html else (_json_str(raw, "content_text", url, label) or "")
+    tags = raw.get("tags")
+    return FeedItem(
+        feed_url=url,
+        url=absolute,
+        canonical_url=canonical,
+        guid=str(ident) if ident is not None else None,
+        title=html_to_text(_json_str(raw, "title", url, label) or ""),
+        summary=_json_str(raw, "summary", url, label) or "",
+        content=text.strip(),
+        published=_iso_datetime(raw.get("date_published"), url, label, "date_published"),
+        updated=_iso_datetime(raw.get("date_modified"), url, label, "date_modified"),
+        authors=_json_authors(raw) or feed_authors,
+        categories=[t for t in tags if isinstance(t, str)] if isinstance(tags, list) else [],
+        language=_language(raw.get("language")) or language,
+        image=_json_str(raw, "image", url, label) or _json_str(raw, "banner_image", url, label),
+    )
 
 
 def _json_authors(obj: dict[str, Any]) -> list[str]:
     authors = obj.get("authors")
     if not isinstance(authors, list):  # JSON Feed 1.0 had a single "author"
         authors = [obj["author"]] if isinstance(obj.get("author"), dict) else []
-    return [str(a["name"]).strip() for a in authors if isinstance(a, dict) and a.get("name")]
+    return [a["name"].strip() for a in authors if isinstance(a, dict) and isinstance(a.get("name"), str)]

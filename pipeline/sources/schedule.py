@@ -1,6 +1,8 @@
-"""Feed scheduling: when a feed is due, and how its state changes after a poll (Miniflux-style error handling).
+"""Feed scheduling: when a feed is due, how long until its next poll (adaptive), and how its state changes after a
+poll (Miniflux-style error handling).
 
 Pure functions over :class:`FeedState`; the caller supplies the clock and the random source, so tests are exact.
+The adaptive interval itself is computed in :mod:`pipeline.sources.adaptive`.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from ..errors import FetchError, HTTPStatusError, RegwireError
 from ..fetch.fetcher import parse_retry_after
 from ..models import FeedState, FeedStatus
 from ..settings import ScheduleSettings
+from .adaptive import PollInterval
 
 
 def is_due(state: FeedState | None, now: datetime) -> bool:
@@ -28,11 +31,17 @@ def backoff_delay(errors: int, settings: ScheduleSettings, rng: random.Random | 
     return step / 2 + (rng or random).uniform(0, step / 2)
 
 
-def after_success(state: FeedState, now: datetime, interval: int, *, status: int, etag: str | None = None,
-                  last_modified: str | None = None, items: int = 0, new: int = 0, updated: int = 0,
-                  fetch_seconds: float | None = None) -> FeedState:
-    """A poll that worked (200 or 304): errors cleared, a suspended feed recovers, next poll one interval away."""
+def after_success(state: FeedState, now: datetime, interval: int | PollInterval, *, status: int,
+                  etag: str | None = None, last_modified: str | None = None, items: int = 0, new: int = 0,
+                  updated: int = 0, fetch_seconds: float | None = None) -> FeedState:
+    """A poll that worked (200 or 304): errors cleared, a suspended feed recovers, next poll one interval away.
+
+    ``interval`` is seconds, or a :class:`PollInterval` (adaptive polling), kept on the feed with its reason.
+    """
+    adaptive = interval.as_state() if isinstance(interval, PollInterval) else {"poll_interval": interval}
+    seconds = interval.seconds if isinstance(interval, PollInterval) else interval
     return state.model_copy(update={
+        **adaptive,
         **_counted(state, fetch_seconds),
         "not_modified_polls": state.not_modified_polls + (status == 304),
         "new_articles": state.new_articles + new,
@@ -43,7 +52,7 @@ def after_success(state: FeedState, now: datetime, interval: int, *, status: int
         "last_status": status,
         "last_polled": now,
         "last_success": now,
-        "next_poll": now + timedelta(seconds=interval),
+        "next_poll": now + timedelta(seconds=seconds),
         "etag": etag if etag is not None else state.etag,
         "last_modified": last_modified if last_modified is not None else state.last_modified,
         "items_seen": state.items_seen + items,

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from ..alerts.evaluate import Evaluator
     from ..alerts.models import Alert
     from ..alerts.store import AlertStore
-    from .search_backend import SearchEngineStore
+    from .engine.store import SearchEngineStore
 
 
 @runtime_checkable
@@ -138,7 +138,7 @@ def open_backend(settings: Settings, *, ensure_schema: bool = True) -> Backend:
     """The backend the settings select: Elasticsearch/OpenSearch when ``search.url`` is set (engine from
     ``search.engine``), else the embedded SQLite store in ``REGWIRE_HOME``."""
     if settings.search.url:
-        from .search_backend import open_search_store
+        from .engine.store import open_search_store
 
         return EngineBackend(open_search_store(settings, ensure_schema=ensure_schema))
     return EmbeddedBackend(settings.db_path)

@@ -1,7 +1,6 @@
 """The ``elasticsearch`` (elasticsearch-py 8/9) client: construction from settings and error mapping.
 
-Everything else (index bodies, queries, bulk handling) is shared with OpenSearch in :mod:`.engine` and
-:mod:`.search_backend`.
+Everything else (index bodies, queries, bulk handling) is shared with OpenSearch in the :mod:`.engine` package.
 """
 
 from __future__ import annotations
@@ -9,15 +8,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, SearchEngineError, SearchEngineRequestError, SearchEngineUnavailableError
 from ..settings import Settings
-from .engine import (
-    SearchEngineError,
-    SearchEngineRequestError,
-    SearchEngineUnavailableError,
-    describe_error,
-    is_transient_status,
-)
+from .engine.clients import describe_error, is_transient_status
 
 _JSON = {"accept": "application/json", "content-type": "application/json"}
 _NDJSON = {"accept": "application/json", "content-type": "application/x-ndjson"}

@@ -1,7 +1,6 @@
 """The ``opensearch-py`` client: construction from settings and error mapping.
 
-Everything else (index bodies, queries, bulk handling) is shared with Elasticsearch in :mod:`.engine` and
-:mod:`.search_backend`.
+Everything else (index bodies, queries, bulk handling) is shared with Elasticsearch in the :mod:`.engine` package.
 """
 
 from __future__ import annotations
@@ -9,15 +8,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, SearchEngineError, SearchEngineRequestError, SearchEngineUnavailableError
 from ..settings import Settings
-from .engine import (
-    SearchEngineError,
-    SearchEngineRequestError,
-    SearchEngineUnavailableError,
-    describe_error,
-    is_transient_status,
-)
+from .engine.clients import describe_error, is_transient_status
 
 
 def build_client(settings: Settings, *, timeout: float = 60.0, max_retries: int = 2) -> Any:

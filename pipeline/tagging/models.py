@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ..caps import EVIDENCE_PER_LABEL
 
 #: The topic ids a tag set may carry, in the order reports list them.
 TOPICS: tuple[str, ...] = (
@@ -89,6 +91,20 @@ class Tags(BaseModel):
     confidence: dict[str, float] = Field(default_factory=dict)
     language: str = Field(description="ISO 639-1 code of the article's language, or 'und'")
     taxonomy_version: str
+    #: True when evidence past EVIDENCE_PER_LABEL matches of a label was left out (pipeline/caps.py)
+    truncated: bool = False
+
+    @model_validator(mode="after")
+    def _cap_evidence(self) -> Tags:
+        per_label: dict[str, int] = {}
+        kept: list[Match] = []
+        for match in self.matches:
+            per_label[match.label] = per_label.get(match.label, 0) + 1
+            if per_label[match.label] <= EVIDENCE_PER_LABEL:
+                kept.append(match)
+        if len(kept) < len(self.matches):
+            self.matches, self.truncated = kept, True
+        return self
 
     @property
     def is_relevant(self) -> bool:

@@ -16,10 +16,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..errors import TaxonomyError
+from ..yamlfile import parse_yaml, read_text
 from .models import TOPICS, EntityType
 
 PACKAGED_NAME = "taxonomy.yaml"
@@ -29,8 +29,8 @@ _JURISDICTION_CODE = re.compile(r"^(?:[A-Z]{2}|EU|INT)$")
 
 
 class _Strict(BaseModel):
-    # A misspelt field ("pattern:" for "patterns:") must fail loudly, not be ignored.
-    model_config = ConfigDict(extra="forbid")
+    # A misspelt field ("pattern:" for "patterns:") must fail loudly, not be ignored; .nan and .inf are no numbers.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 def _check_phrases(phrases: list[str]) -> list[str]:
@@ -225,11 +225,7 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
     if path is not None:
         path = Path(path)
         label = str(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise TaxonomyError(f"{path}: cannot read taxonomy file: {exc.strerror or exc}") from exc
-        user = _read_yaml(text, label)
+        user = _read_yaml(read_text(path, lambda message: TaxonomyError(f"{label}: taxonomy file: {message}")), label)
         extends = user.get("extends", True)
         if not isinstance(extends, bool):
             raise TaxonomyError(f"{path}: extends: must be true or false")
@@ -241,15 +237,7 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
 
 
 def _read_yaml(text: str, label: str) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        where = ""
-        mark = getattr(exc, "problem_mark", None)
-        if mark is not None:
-            where = f" (line {mark.line + 1}, column {mark.column + 1})"
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise TaxonomyError(f"{label}: invalid YAML{where}: {problem}") from exc
+    data = parse_yaml(text, lambda message: TaxonomyError(f"{label}: {message}"))
     if data is None:
         data = {}
     if not isinstance(data, dict):

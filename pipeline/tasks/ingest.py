@@ -32,7 +32,7 @@ _EPOCH = datetime.min.replace(tzinfo=UTC)
 def ingest_items(ctx: TaskContext, source: Source, items: Sequence[FeedItem], report: SourceReport) -> int:
     """Fetch, extract, tag and write the items that are new (or that the feed says changed).
 
-    Returns how many items failed without a fallback.
+    Returns how many items failed, without a fallback, for a transient reason (worth retrying on a later poll).
     """
     unique: dict[str, FeedItem] = {}
     for item in items:
@@ -73,10 +73,12 @@ def _articles_to_write(ctx: TaskContext, source: Source, items: list[FeedItem],
         with log_context(article=item.url, stage="fetch"):
             try:
                 article, tags = fetch_article(ctx, item, source)
-            except RegwireError as exc:
-                failures += 1
+            except RegwireError as exc:  # transient: retried on later polls; permanent: given up, reason recorded
+                failures += exc.transient
+                if exc.transient:
+                    report.retry[item.canonical_url] = str(exc)
                 report.item_errors += 1
-                report.errors.append(f"{item.url}: {exc}")
+                report.errors.append(f"{item.url}: {'will retry' if exc.transient else 'given up'}: {exc}")
                 log.info("article %s skipped: %s", item.url, exc, extra=exc.at(article=item.url).where())
                 continue
         writes.append(ArticleWrite(article=article, source=source.name, fetched_at=ctx.clock(),
@@ -129,6 +131,7 @@ def article_and_tags(state: WorkerState, item: FeedItem, content: bytes | None, 
         "language": article.language or item.language or source_language,
         "categories": article.categories or item.categories,
         "image": article.image or item.image,
+        "truncated": article.truncated or item.truncated,
     })
     return article, state.tagger.tag(article.title, article.text) if state.tagger else None
 

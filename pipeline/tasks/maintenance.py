@@ -25,7 +25,8 @@ def recheck_suspended(ctx: TaskContext, now: datetime) -> list[dict[str, Any]]:
         if state.status is not FeedStatus.SUSPENDED:
             continue
         try:
-            result = ctx.fetcher.get(state.feed_url, max_bytes=ctx.settings.http.max_feed_bytes)
+            result = ctx.fetcher.get(state.feed_url, max_bytes=ctx.settings.http.max_feed_bytes,
+                                     obey_robots=state.document == "sitemap")
         except RegwireError as exc:
             ctx.store.save_feed_state(after_failure(state, now, exc, ctx.settings.schedule, ctx.rng))
             results.append({"feed": state.feed_url, "source": state.source, "recovered": False,

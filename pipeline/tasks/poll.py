@@ -15,18 +15,31 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from ..errors import ConfigError, FeedParseError, FetchError, RegwireError, SourcePollError, StoreError
+from ..errors import (
+    ConfigError,
+    FeedParseError,
+    FetchError,
+    RateLimitedError,
+    RegwireError,
+    SourcePollError,
+    StoreError,
+)
 from ..logs import log_context
 from ..models import FeedState, FeedStatus
 from ..sources import Source, load_sources
 from ..sources.schedule import after_failure, after_success, is_due
 from .context import TaskContext
+from .documents import is_sitemap, next_interval, read_document
 from .health import unhealthy_reason
 from .ingest import ingest_items
 from .report import SourceReport
-from .workers import parse_feed_in_worker
 
 log = logging.getLogger("regwire.poll")
+
+#: polls an article may fail for a transient reason (robots.txt unreachable, 503, timeout) before it is given up
+MAX_ITEM_ATTEMPTS = 5
+#: given-up articles remembered per feed (the most recent)
+MAX_GIVEN_UP = 500
 
 
 def load_source(ctx: TaskContext, name: str, sources_path: str | Path | None = None) -> Source:
@@ -60,7 +73,7 @@ def poll_source(ctx: TaskContext, source: Source, *, force: bool = False) -> Sou
     started = time.monotonic()
     report = SourceReport(source.name)
     with log_context(source=source.name, stage="poll"):
-        for feed_url in source.feeds:
+        for feed_url in source.urls:
             with log_context(feed=feed_url):
                 _poll_feed_if_due(ctx, source, feed_url, report, force=force)
     report.seconds = time.monotonic() - started
@@ -91,6 +104,10 @@ def _poll_feed_if_due(ctx: TaskContext, source: Source, feed_url: str, report: S
         return
     try:
         _poll_feed(ctx, source, state, report)
+    except RateLimitedError as exc:  # the host's Retry-After holds even for --force: not polled, not a failure
+        report.polled -= 1
+        report.skipped += 1
+        report.backing_off.append(f"{feed_url}: {exc.reason}")
     except RegwireError as exc:  # recorded on the feed; the next feed still runs
         _record_failure(ctx, state, exc.at(source=source.name, feed=feed_url), report)
     except Exception as exc:  # a bug must not stop the other feeds either; it is logged with its traceback
@@ -101,6 +118,7 @@ def _poll_feed_if_due(ctx: TaskContext, source: Source, feed_url: str, report: S
 
 def _poll_feed(ctx: TaskContext, source: Source, state: FeedState, report: SourceReport) -> None:
     report.polled += 1
+    state.document = "sitemap" if is_sitemap(source, state.feed_url) else "feed"
     headers = {}
     if state.etag:
         headers["If-None-Match"] = state.etag
@@ -108,26 +126,55 @@ def _poll_feed(ctx: TaskContext, source: Source, state: FeedState, report: Sourc
         headers["If-Modified-Since"] = state.last_modified
     now = ctx.clock()
     started = time.monotonic()
-    result = ctx.fetcher.get(state.feed_url, headers=headers, max_bytes=ctx.settings.http.max_feed_bytes)
+    result = ctx.fetcher.get(state.feed_url, headers=headers, max_bytes=ctx.settings.http.max_feed_bytes,
+                             obey_robots=state.document == "sitemap")
     fetch_seconds = time.monotonic() - started
-    interval = source.poll_interval or ctx.settings.schedule.default_poll_interval
     if result.not_modified:
         report.not_modified += 1
+        interval = next_interval(ctx, source, state, result, now, None)
         ctx.store.save_feed_state(after_success(state, now, interval, status=304, fetch_seconds=fetch_seconds))
         return
-    items = ctx.extraction.call(parse_feed_in_worker, result.content, result.final_url,
-                                result.headers.get("content-type"), what=state.feed_url)
-    new, updated = report.new, report.updated
-    failures = ingest_items(ctx, source, items, report)
-    # Cache validators are kept only when every item made it into the store: otherwise the next poll would get a
-    # 304 and the failed items would never be retried.
-    keep = failures == 0
-    ctx.store.save_feed_state(after_success(
-        state, now, interval, status=result.status, items=len(items), fetch_seconds=fetch_seconds,
-        new=report.new - new, updated=report.updated - updated,
+    document = read_document(ctx, source, state, result, now)
+    for skipped in document.skipped:  # one bad item costs only itself
+        report.item_errors += 1
+        report.errors.append(f"item skipped: {skipped}")
+        log.warning("%s", skipped, extra=skipped.at(source=source.name).where())
+    report.errors += document.errors
+    report.item_errors += len(document.errors)
+    items = [i for i in document.items if i.canonical_url not in state.given_up]
+    new, updated, retry_before = report.new, report.updated, set(report.retry)
+    ingest_items(ctx, source, items, report)
+    retrying, given_up = _retry_bookkeeping(state, {u: r for u, r in report.retry.items() if u not in retry_before})
+    for url, reason in given_up.items():
+        report.errors.append(f"{url}: {reason}")
+        log.warning("article %s: %s", url, reason, extra={"source": source.name, "feed": state.feed_url})
+    # Cache validators are kept only when no item waits for a retry and no part of the document failed: otherwise the
+    # next poll would get a 304 and those items would never be tried again. (Items given up are not retried on a 304.)
+    keep = not retrying and not document.errors
+    saved = after_success(
+        state, now, next_interval(ctx, source, state, result, now, document), status=result.status,
+        items=len(items), fetch_seconds=fetch_seconds, new=report.new - new, updated=report.updated - updated,
         etag=result.headers.get("etag") if keep else None,
         last_modified=result.headers.get("last-modified") if keep else None,
-    ))
+    )
+    if keep and document.sitemap_children is not None:
+        saved = saved.model_copy(update={"sitemap_children": document.sitemap_children})
+    remembered = list({**state.given_up, **given_up}.items())[-MAX_GIVEN_UP:]
+    ctx.store.save_feed_state(saved.model_copy(update={"retrying": retrying, "given_up": dict(remembered)}))
+
+
+def _retry_bookkeeping(state: FeedState, failed: dict[str, str]) -> tuple[dict[str, int], dict[str, str]]:
+    """Articles that failed transiently this poll: those to retry (with their count of failed polls) and those given
+    up after MAX_ITEM_ATTEMPTS (with the reason). Articles stored since drop out of the count."""
+    retrying: dict[str, int] = {}
+    given_up: dict[str, str] = {}
+    for url, reason in failed.items():
+        attempts = state.retrying.get(url, 0) + 1
+        if attempts >= MAX_ITEM_ATTEMPTS:
+            given_up[url] = f"given up after {attempts} polls: {reason}"
+        else:
+            retrying[url] = attempts
+    return retrying, given_up
 
 
 def _count_failure(report: SourceReport, feed_url: str, error: RegwireError, message: str) -> None:

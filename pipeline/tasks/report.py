@@ -21,6 +21,8 @@ class SourceReport:
     backing_off: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     changed_ids: list[str] = field(default_factory=list)
+    #: articles skipped this poll for a transient reason (canonical URL → why), retried on later polls
+    retry: dict[str, str] = field(default_factory=dict)
     #: a feed failed for a reason a retry may cure (a 503, a timeout), as opposed to a permanent one (a 404, a refusal)
     transient_failure: bool = False
     seconds: float = 0.0

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ExtractionWorkerError
 
 if TYPE_CHECKING:
-    from ..models import FeedItem
+    from ..sources.feeds import ParsedFeed
     from ..tagging import Tagger
 
 #: a page whose extraction takes longer than this (seconds) is given up and its worker replaced
@@ -84,11 +84,12 @@ class WorkerState:
         return self._tagger
 
 
-def parse_feed_in_worker(state: WorkerState, content: bytes, url: str, content_type: str | None) -> list[FeedItem]:
-    """A feed's items (:func:`pipeline.sources.parse_feed`; its HTML-to-text step uses lxml, so it runs here too)."""
-    from ..sources import parse_feed
+def parse_feed_in_worker(state: WorkerState, content: bytes, url: str, content_type: str | None) -> ParsedFeed:
+    """A feed's items (:func:`pipeline.sources.parse_feed_items`; its HTML-to-text step uses lxml, so it runs here
+    too)."""
+    from ..sources import parse_feed_items
 
-    return parse_feed(content, url, content_type)
+    return parse_feed_items(content, url, content_type)
 
 
 def _rebuild_error(cls: type[BaseException], args: tuple[Any, ...], attrs: dict[str, Any]) -> BaseException:
