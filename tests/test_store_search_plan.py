@@ -1,6 +1,5 @@
 """The embedded store's search matches once and snippets the page only: its results must equal those of the plain
-plan (one full query per part: count, page with snippets, each facet; excluded words as a NOT IN subquery), kept here
-as the reference."""
+plan (one full query per part: count, page with snippets, each facet), kept here as the reference."""
 
 from __future__ import annotations
 
@@ -13,7 +12,8 @@ from pipeline import Article, SearchQuery
 from pipeline.models import SearchResult
 from pipeline.query import Sort
 from pipeline.store import ArticleWrite, SQLiteStore
-from pipeline.store.sqlite import _CLOSE, _OPEN, TEXT_WEIGHT, TITLE_WEIGHT, fts_expression, safe_snippet
+from pipeline.store.sqlite import _CLOSE, _OPEN, TEXT_WEIGHT, TITLE_WEIGHT, safe_snippet
+from pipeline.store.sqlite_query import fts_query
 from pipeline.store.sqlite_search import _hit
 from pipeline.tagging.models import Tags
 
@@ -22,12 +22,12 @@ WORDS = ("crypto exchange licence regulator stablecoin bitcoin tax sanctions cus
 
 
 def reference_search(store: SQLiteStore, query: SearchQuery) -> SearchResult:
-    """The plan before issue 16, written out plainly."""
-    positive, negative = fts_expression(query.parsed())
+    """The plan before issue 16, written out plainly (on the current query translation)."""
+    text = fts_query(query.parsed())
+    positive = text.match
     where, params = store._filters(query)
-    if negative:
-        where.append("a.rowid NOT IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?)")
-        params.append(negative)
+    where += text.where
+    params += text.params
     if positive:
         base = "FROM articles_fts JOIN articles a ON a.rowid = articles_fts.rowid WHERE articles_fts MATCH ?"
         params = [positive, *params]

@@ -40,8 +40,15 @@ def snippet_markup(snippet: str) -> str:
     return "".join(out)
 
 
+#: ``regwire search -bitcoin``: a word starting with "-" is an exclusion in the query, not an unknown option
+SEARCH_CONTEXT = {"ignore_unknown_options": True}
+
+
 def search(
-    query: Annotated[str, typer.Argument(help='words, "phrases", OR, -exclusion, prefix*')] = "",
+    query: Annotated[list[str] | None, typer.Argument(
+        metavar="QUERY", help='Lucene syntax: words (ANDed), AND/OR/NOT, -word, (groups), "phrases", "a b"~N, '
+                              "prefix*, title:/text:/source:/author:/topic:/jurisdiction:/entity:/language:, "
+                              "published:[2024-01-01 TO 2024-06-30]; several arguments are joined")] = None,
     source: Annotated[list[str] | None, typer.Option("--source", help="only this source (repeatable)")] = None,
     kind: Annotated[str | None, typer.Option("--kind", help="only sources of this kind in the sources file: outlet, "
                                                             "regulator, standard-setter")] = None,
@@ -56,19 +63,26 @@ def search(
     as_json: JsonOption = False,
 ) -> None:
     """Search stored articles."""
+    words = query or []
+    unknown = next((w for w in words if w.startswith("--")), None)
+    if unknown is not None:  # ignore_unknown_options let a mistyped option through: say so, do not search for it
+        raise fail(f"no such option: {unknown.split('=', 1)[0]}")
+    q = " ".join(words)
     settings = cli_settings()
     sources = _sources_of_kind(settings, kind, source or []) if kind else source or []
     request = SearchQuery(
-        q=query, sources=sources, topics=topic or [], jurisdictions=[j.upper() for j in jurisdiction or []],
+        q=q, sources=sources, topics=topic or [], jurisdictions=[j.upper() for j in jurisdiction or []],
         languages=language or [], min_relevance=min_relevance, since=_parse_day(since, "--since"),
         until=_parse_day(until, "--until"), sort=sort, limit=limit,
     )
+    with cli_errors():  # a bad query fails before the store is opened
+        request.parsed()
     with cli_context(settings) as ctx:
         result = ctx.store.search(request)
     if as_json:
         emit_json(result.model_dump(mode="json"))
         return
-    console.print(f"[bold]{result.total}[/bold] article(s) match {escape(repr(query))}")
+    console.print(f"[bold]{result.total}[/bold] article(s) match {escape(repr(q))}")
     for hit in result.hits:
         date = hit.published.date().isoformat() if hit.published else "undated"
         tags = " ".join([*hit.jurisdictions, *hit.topics])

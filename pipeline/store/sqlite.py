@@ -16,12 +16,13 @@ from typing import Any, Self
 
 from ..errors import ArticleNotFoundError, RegwireError, StoreError
 from ..models import FeedState, SearchResult, StoredArticle, WriteOutcome
-from ..query import ParsedQuery, SearchQuery, Term
+from ..query import SearchQuery
 from ..tagging.models import Tags
 from .base import ArticleWrite, KnownArticle, WriteResult
+from .sqlite_query import fts_query
 from .sqlite_schema import SCHEMA, SCHEMA_VERSION, migrate
 
-__all__ = ["SCHEMA_VERSION", "SQLiteFile", "SQLiteStore", "connect", "fts_expression", "safe_snippet"]
+__all__ = ["SCHEMA_VERSION", "SQLiteFile", "SQLiteStore", "connect", "safe_snippet"]
 
 #: BM25 column weights (title, text): a word in the title counts five times as much
 TITLE_WEIGHT, TEXT_WEIGHT = 5.0, 1.0
@@ -38,21 +39,6 @@ _FULL_DOC = "json_set(doc, '$.text', text)"
 
 def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat() if value is not None else None
-
-
-def fts_expression(parsed: ParsedQuery) -> tuple[str | None, str | None]:
-    """(positive MATCH expression, excluded MATCH expression) for FTS5; each None when absent."""
-
-    def term(t: Term) -> str:
-        quoted = '"' + t.text.replace('"', '""') + '"'
-        return quoted + " *" if t.prefix else quoted
-
-    def group(terms: list[Term]) -> str:
-        return term(terms[0]) if len(terms) == 1 else "(" + " OR ".join(term(t) for t in terms) + ")"
-
-    positive = " AND ".join(group(g) for g in parsed.must) or None
-    negative = " OR ".join(term(t) for t in parsed.must_not) or None
-    return positive, negative
 
 
 def safe_snippet(raw: str) -> str:
@@ -268,11 +254,13 @@ class SQLiteStore(SQLiteFile):
     def search(self, query: SearchQuery) -> SearchResult:
         from .sqlite_search import run_search  # it imports this module's helpers
 
-        positive, negative = fts_expression(query.parsed())
+        text = fts_query(query.parsed())
         where, params = self._filters(query)
+        where += text.where
+        params += text.params
         with self._lock:
             try:
-                return run_search(self._db, query, positive, negative, where, params)
+                return run_search(self._db, query, text.match, where, params)
             except sqlite3.Error as exc:
                 raise StoreError(f"{self.path}: {exc}") from exc
 

@@ -3,7 +3,8 @@
 The text is matched once, into a temporary table of the matching rows (with their score and the columns the facets
 count); the total, the page and every facet read that table. Snippets, the costliest part of a hit, are made for
 the returned page only. Excluded words go into the FTS5 expression (``a NOT b``) when there is a positive part,
-instead of a ``NOT IN`` subquery over a second match. The results are the same as one query per part.
+instead of a ``NOT IN`` subquery over a second match (:mod:`pipeline.store.sqlite_query`). The results are the
+same as one query per part.
 """
 
 from __future__ import annotations
@@ -21,14 +22,10 @@ _SCORE = f"-bm25(articles_fts, {TITLE_WEIGHT}, {TEXT_WEIGHT})"
 _SNIPPET = f"snippet(articles_fts, 1, '{_OPEN}', '{_CLOSE}', '…', 40)"
 
 
-def run_search(db: sqlite3.Connection, query: SearchQuery, positive: str | None, negative: str | None,
-               where: list[str], params: list[Any]) -> SearchResult:
-    """The search ``query`` (already turned into FTS5 expressions and filter clauses) over the connection."""
-    if negative and positive:
-        positive = f"({positive}) NOT ({negative})"
-    elif negative:  # nothing to subtract from in FTS5: every article but the matching ones
-        where = [*where, "a.rowid NOT IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?)"]
-        params = [*params, negative]
+def run_search(db: sqlite3.Connection, query: SearchQuery, positive: str | None, where: list[str],
+               params: list[Any]) -> SearchResult:
+    """The search ``query`` (already turned into an FTS5 expression and SQL conditions on the ``articles`` row ``a``,
+    :mod:`pipeline.store.sqlite_query`) over the connection."""
     clause = "".join(f" AND {w}" for w in where)
     ranked = query.sort is Sort.RELEVANCE and positive is not None
     order = "score DESC, published DESC, id" if ranked else "published IS NULL, published DESC, id"
