@@ -59,7 +59,10 @@ def alerts_add(
     channel: Annotated[list[str], typer.Option("--channel", help="apprise URL; secrets as ${ENV_VAR} (repeatable)")],
     query: Annotated[str, typer.Option("--query", "-q", help='words, "phrases", OR, -exclusion, prefix*')] = "",
     topic: Annotated[list[str] | None, typer.Option("--topic", help="tagged with this topic (repeatable)")] = None,
-    jurisdiction: Annotated[list[str] | None, typer.Option("--jurisdiction", help="ISO code, EU or INT")] = None,
+    jurisdiction: Annotated[list[str] | None, typer.Option(
+        "--jurisdiction", help="a subject of the article: ISO code, EU or INT")] = None,
+    include_mentions: Annotated[bool, typer.Option(
+        "--include-mentions", help="--jurisdiction also matches articles that only mention it")] = False,
     source: Annotated[list[str] | None, typer.Option("--source", help="only this source (repeatable)")] = None,
     language: Annotated[list[str] | None, typer.Option("--language")] = None,
     min_relevance: Annotated[float | None, typer.Option("--min-relevance")] = None,
@@ -73,7 +76,8 @@ def alerts_add(
     """Add an alert (a saved search with channels). Bad definitions are refused (exit 2)."""
     data: dict[str, Any] = {
         "name": name, "owner": owner, "q": query, "topics": topic or [], "jurisdictions": jurisdiction or [],
-        "sources": source or [], "languages": language or [], "min_relevance": min_relevance,
+        "include_mentions": include_mentions, "sources": source or [], "languages": language or [],
+        "min_relevance": min_relevance,
         "channels": channel, "mode": mode, "updates": updates, "enabled": not disabled,
     }
     from ..alerts.loader import alert_from_dict

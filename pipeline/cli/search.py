@@ -53,7 +53,10 @@ def search(
     kind: Annotated[str | None, typer.Option("--kind", help="only sources of this kind in the sources file: outlet, "
                                                             "regulator, standard-setter")] = None,
     topic: Annotated[list[str] | None, typer.Option("--topic", help="tagged with this topic (repeatable)")] = None,
-    jurisdiction: Annotated[list[str] | None, typer.Option("--jurisdiction", help="ISO code, EU or INT")] = None,
+    jurisdiction: Annotated[list[str] | None, typer.Option(
+        "--jurisdiction", help="a subject of the article: ISO code, EU or INT (repeatable)")] = None,
+    include_mentions: Annotated[bool, typer.Option(
+        "--include-mentions", help="--jurisdiction also matches articles that only mention it")] = False,
     language: Annotated[list[str] | None, typer.Option("--language")] = None,
     min_relevance: Annotated[float | None, typer.Option("--min-relevance", min=0, max=1)] = None,
     since: Annotated[str | None, typer.Option("--since", help="published on or after (YYYY-MM-DD)")] = None,
@@ -72,7 +75,8 @@ def search(
     sources = _sources_of_kind(settings, kind, source or []) if kind else source or []
     request = SearchQuery(
         q=q, sources=sources, topics=topic or [], jurisdictions=[j.upper() for j in jurisdiction or []],
-        languages=language or [], min_relevance=min_relevance, since=_parse_day(since, "--since"),
+        include_mentions=include_mentions, languages=language or [], min_relevance=min_relevance,
+        since=_parse_day(since, "--since"),
         until=_parse_day(until, "--until"), sort=sort, limit=limit,
     )
     with cli_errors():  # a bad query fails before the store is opened
@@ -135,6 +139,7 @@ def show(
             ("source", article.source), ("published", article.published), ("fetched", article.fetched_at),
             ("authors", ", ".join(article.authors)), ("language", article.language),
             ("text from", article.text_origin), ("categories", ", ".join(article.categories + article.site_tags)),
+            ("related", " · ".join(link.title for link in article.related_links)),
         ):
             meta.add_row(f"[dim]{key}[/dim]", escape(str(value if value not in (None, "") else "—")))
         if article.tags is not None:
@@ -144,6 +149,7 @@ def show(
             meta.add_row("[dim]jurisdictions[/dim]", escape(
                 ", ".join(tags.jurisdictions) + (f" (primary {tags.primary_jurisdiction})"
                                                  if tags.primary_jurisdiction else "")) or "—")
+            meta.add_row("[dim]mentioned[/dim]", escape(", ".join(tags.mentioned_jurisdictions) or "—"))
             meta.add_row("[dim]entities[/dim]", escape(", ".join(
                 f"{e.name} ({e.type}{', ' + e.jurisdiction if e.jurisdiction else ''})" for e in tags.entities)) or "—")
         console.print(meta)

@@ -26,7 +26,10 @@ class SearchQuery(BaseModel):
     sources: list[str] = Field(default_factory=list)
     languages: list[str] = Field(default_factory=list)
     topics: list[str] = Field(default_factory=list)
+    #: subject jurisdictions (whose authorities or rules the story is about)
     jurisdictions: list[str] = Field(default_factory=list)
+    #: widen ``jurisdictions`` to articles that only mention one of them (comparisons, background, other stories)
+    include_mentions: bool = False
     min_relevance: float | None = Field(default=None, ge=0, le=1)
     since: datetime | None = None
     until: datetime | None = None

@@ -18,6 +18,7 @@ import feedparser
 import lxml.html
 
 from ..errors import BAD_INPUT_ERRORS, FeedItemError, FeedParseError, InvalidURLError
+from ..extract.furniture import HTML, strip_link_furniture
 from ..fetch.guard import parse_url
 from ..models import FeedItem
 from ..urls import canonicalize_url
@@ -39,6 +40,7 @@ def html_to_text(html: str) -> str:
         return re.sub(r"<[^>]+>", " ", html).strip()
     for bad in root.xpath("//script|//style"):
         bad.drop_tree()
+    strip_link_furniture(root, HTML)  # "Related: <headline>" lines and link lists are other stories
     for element in root.iter(*_BLOCK_TAGS):
         element.tail = "\n" + (element.tail or "")
     lines = (" ".join(line.split()) for line in root.text_content().splitlines())

@@ -37,6 +37,11 @@ _PRAGMAS = ("PRAGMA cache_size=-8192", "PRAGMA temp_store=MEMORY")
 _FULL_DOC = "json_set(doc, '$.text', text)"
 
 
+def _marks(values: Sequence[Any]) -> str:
+    """``?,?,?``: one SQL parameter per value."""
+    return ",".join("?" * len(values))
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat() if value is not None else None
 
@@ -123,6 +128,16 @@ class SQLiteStore(SQLiteFile):
             except StoreError:
                 self._db.close()
                 raise
+        self._add_mentioned_rows()
+
+    def _add_mentioned_rows(self) -> None:
+        """Stores written before mentioned jurisdictions had rows get them from the stored tags, once."""
+        if self._query("SELECT 1 FROM meta WHERE key = 'mentioned_rows'"):
+            return
+        with self._transaction() as db:
+            db.execute("INSERT OR IGNORE INTO article_tags SELECT a.id, 'mentioned', j.value FROM articles a,"
+                       " json_each(a.doc, '$.tags.mentioned_jurisdictions') j WHERE j.type = 'text'")
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('mentioned_rows', '1')")
 
     # -- articles -------------------------------------------------------------------------------------------------
 
@@ -172,6 +187,7 @@ class SQLiteStore(SQLiteFile):
             return
         rows = [(article_id, "topic", t) for t in tags.topics]
         rows += [(article_id, "jurisdiction", j) for j in tags.jurisdictions]
+        rows += [(article_id, "mentioned", j) for j in tags.mentioned_jurisdictions]
         self._db.executemany("INSERT OR IGNORE INTO article_tags VALUES (?,?,?)", rows)
 
     def set_tags(self, article_id: str, tags: Tags) -> None:
@@ -287,11 +303,13 @@ class SQLiteStore(SQLiteFile):
         if query.min_relevance is not None:
             where.append("a.relevance >= ?")
             params.append(query.min_relevance)
-        for kind, values in (("topic", query.topics), ("jurisdiction", query.jurisdictions)):
+        # subjects only, unless the query also wants the articles that merely name the jurisdiction
+        roles = ("jurisdiction", "mentioned") if query.include_mentions else ("jurisdiction",)
+        for kinds, values in ((("topic",), query.topics), (roles, query.jurisdictions)):
             if values:  # any of the values (OR within a filter, AND across filters)
-                where.append(f"a.id IN (SELECT article_id FROM article_tags WHERE kind = ? AND value IN"
-                             f" ({','.join('?' * len(values))}))")
-                params.extend([kind, *values])
+                where.append(f"a.id IN (SELECT article_id FROM article_tags WHERE kind IN ({_marks(kinds)})"
+                             f" AND value IN ({_marks(values)}))")
+                params.extend([*kinds, *values])
         return where, params
 
     # -- feed state -----------------------------------------------------------------------------------------------

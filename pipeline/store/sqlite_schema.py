@@ -51,7 +51,7 @@ CREATE TABLE IF NOT EXISTS article_urls (  -- every canonical URL known to lead 
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS article_tags (
     article_id TEXT NOT NULL,
-    kind TEXT NOT NULL,   -- topic | jurisdiction
+    kind TEXT NOT NULL,   -- topic | jurisdiction (a subject) | mentioned (a jurisdiction only named)
     value TEXT NOT NULL,
     PRIMARY KEY (article_id, kind, value)
 ) WITHOUT ROWID;

@@ -4,7 +4,8 @@
 
     GET /                     search page: query box, topic/jurisdiction/source/date filters, facet counts, results
     GET /articles/{id}        article detail: text, tags and the evidence (matched phrases in context)
-    GET /api/search           SearchResult as JSON (?q=&topic=&jurisdiction=&source=&language=&since=&until=&sort=)
+    GET /api/search           SearchResult as JSON (?q=&topic=&jurisdiction=&source=&language=&since=&until=&sort=;
+                              include_mentions=true widens jurisdiction= to mentions)
     GET /api/articles/{id}    StoredArticle as JSON
     GET /api/health           {"status": "ok", "articles": n}
 

@@ -123,12 +123,12 @@ def create_app(backend_factory: Callable[[], Backend], *, title: str = "regwire 
 
     def build_query(q: str, topic: list[str] | None, jurisdiction: list[str] | None, source: list[str] | None,
                     language: list[str] | None, since_text: str, until_text: str, sort: Sort, limit: int,
-                    offset: int) -> SearchQuery:
+                    offset: int, include_mentions: bool = False) -> SearchQuery:
         """The SearchQuery for request parameters; raises ValueError on a bad date."""
         since, until = _parse_day(since_text, "since"), _parse_day(until_text, "until")
         return SearchQuery(q=q.strip(), topics=_clean(topic), jurisdictions=_clean(jurisdiction),
-                           sources=_clean(source), languages=_clean(language), since=_day(since),
-                           until=_day(until, end=True), sort=sort, limit=limit, offset=offset)
+                           include_mentions=include_mentions, sources=_clean(source), languages=_clean(language),
+                           since=_day(since), until=_day(until, end=True), sort=sort, limit=limit, offset=offset)
 
     @app.get("/api/health")
     def health() -> dict[str, Any]:
@@ -137,9 +137,10 @@ def create_app(backend_factory: Callable[[], Backend], *, title: str = "regwire 
     @app.get("/api/search")
     def api_search(q: Q = "", topic: Many = None, jurisdiction: Many = None, source: Many = None,
                    language: Many = None, since: Day = "", until: Day = "", sort: Sort = Sort.RELEVANCE,
-                   limit: Limit = PAGE_SIZE, offset: Offset = 0) -> JSONResponse:
+                   limit: Limit = PAGE_SIZE, offset: Offset = 0, include_mentions: bool = False) -> JSONResponse:
         try:
-            query = build_query(q, topic, jurisdiction, source, language, since, until, sort, limit, offset)
+            query = build_query(q, topic, jurisdiction, source, language, since, until, sort, limit, offset,
+                                include_mentions)
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from exc
         try:

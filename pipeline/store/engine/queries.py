@@ -90,10 +90,13 @@ def words_clause(node: Words) -> dict[str, Any]:
 def filters(query: SearchQuery) -> list[dict[str, Any]]:
     """Filter clauses (no scoring): OR within a filter, AND across filters, like the embedded store."""
     out: list[dict[str, Any]] = []
-    for field_name, values in (("source", query.sources), ("language", query.languages),
-                               ("topics", query.topics), ("jurisdictions", query.jurisdictions)):
+    for field_name, values in (("source", query.sources), ("language", query.languages), ("topics", query.topics)):
         if values:
             out.append({"terms": {field_name: list(values)}})
+    if query.jurisdictions:  # subjects, or also the articles that only mention one of them
+        subjects = {"terms": {"jurisdictions": list(query.jurisdictions)}}
+        out.append({"bool": {"should": [subjects, {"terms": {"mentioned_jurisdictions": list(query.jurisdictions)}}],
+                             "minimum_should_match": 1}} if query.include_mentions else subjects)
     if query.ids is not None:
         out.append({"ids": {"values": list(query.ids)}} if query.ids else {"match_none": {}})
     published: dict[str, str] = {}
