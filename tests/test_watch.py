@@ -270,14 +270,14 @@ WEBSUB_EVENT_SCRIPT = """
     plugins_manager.ensure_plugins_loaded()
     [plugin] = [p for p in plugins_manager._get_plugins()[0] if p.name == "regwire"]
     host = FastAPI()
-    app = plugin.fastapi_apps[0]
+    [app] = [a for a in plugin.fastapi_apps if a["url_prefix"] == "/regwire-websub"]
     host.mount(app["url_prefix"], app["app"])
     client = TestClient(host)
     body = b"<rss/>"
     sid, secret = os.environ["TEST_SUBSCRIPTION"], os.environ["TEST_SECRET"]
-    forged = client.post(f"/regwire/websub/{{sid}}", content=body, headers={{"X-Hub-Signature": "sha256=00"}})
+    forged = client.post(f"/regwire-websub/websub/{{sid}}", content=body, headers={{"X-Hub-Signature": "sha256=00"}})
     signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    good = client.post(f"/regwire/websub/{{sid}}", content=body, headers={{"X-Hub-Signature": signature}})
+    good = client.post(f"/regwire-websub/websub/{{sid}}", content=body, headers={{"X-Hub-Signature": signature}})
     with create_session() as session:
         events = [e.extra for e in session.query(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
                   .filter(AssetModel.name == "regwire_feed_changes")]
@@ -289,7 +289,8 @@ WEBSUB_EVENT_SCRIPT = """
 
 @pytest.mark.usefixtures("airflow_home")
 def test_websub_push_to_the_plugin_app_becomes_a_feed_changes_event(airflow_home: Path, tmp_path: Path) -> None:  # noqa: F811
-    """On Airflow, a verified push to the api-server's app records the same asset event a watcher would (and queues
+    """On Airflow, a verified push to the api-server's WebSub app (no Airflow login: hubs cannot log in; the HMAC
+    authenticates) records the same asset event a watcher would (and queues
     regwire_watch); a forged one records nothing."""
     from datetime import UTC, datetime
 
@@ -299,7 +300,7 @@ def test_websub_push_to_the_plugin_app_becomes_a_feed_changes_event(airflow_home
     store = SubscriptionStore.in_home(home)
     now = datetime.now(UTC)
     store.requested(id="sub-1", topic="http://127.0.0.1:9/feeds/rss.xml", hub="http://127.0.0.1:9/hub",
-                    source="ledger-news-rss", secret="s" * 64, callback="http://127.0.0.1:9/regwire/websub/sub-1",
+                    source="ledger-news-rss", secret="s" * 64, callback="http://127.0.0.1:9/regwire-websub/websub/sub-1",
                     now=now)
     store.verified("sub-1", 3600, now)
     store.close()
