@@ -21,6 +21,7 @@ defined here (the packages that raise them import them from this module).
     ├── FeedParseError                  a feed could not be parsed at all; ``url`` names the feed        permanent
     ├── FeedItemError                   one item of a feed was skipped; names the feed, item and field   permanent
     ├── ExtractionError                 trafilatura found no article in a page                           permanent
+    │   └── ExtractionWorkerError       the extraction process crashed or timed out on the page          transient
     ├── QuerySyntaxError                a search query is invalid, unsupported or too long; ``position`` points at
     │                                   the offending character (exit code 2, HTTP 400)
     ├── StoreError                      the store could not read or write                                transient
@@ -215,6 +216,13 @@ class ExtractionError(RegwireError):
         self.url, self.reason = url, reason
         self.article = url
         super().__init__(f"{url}: {reason}")
+
+
+class ExtractionWorkerError(ExtractionError):
+    """The worker process extracting a page died (a crash in lxml/trafilatura) or ran past its time limit: that
+    article is skipped with this reason, the worker is replaced, the rest of the batch goes on."""
+
+    transient = True
 
 
 class QuerySyntaxError(RegwireError):

@@ -80,13 +80,10 @@ def alerts_add(
         "min_relevance": min_relevance,
         "channels": channel, "mode": mode, "updates": updates, "enabled": not disabled,
     }
-    from ..alerts.loader import alert_from_dict
+    from ..alerts.loader import add_alert
 
     with _alert_store() as (_settings, store):
-        alert = alert_from_dict(data)
-        if not replace and any(a.name == alert.name for a in store.list_alerts()):
-            raise fail(f"an alert named {alert.name!r} exists already (use --replace to overwrite it)")
-        created = store.save_alert(alert, datetime.now(UTC))
+        alert, created = add_alert(store, data, replace=replace)
     if as_json:
         emit_json({"created": created, "alert": alert.shown()})
         return

@@ -21,9 +21,12 @@ def _parse_day(value: str | None, option: str) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(value)
+        # in UTC here, so that a date at the edge of the calendar is refused now and not in the store
+        return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     except ValueError as exc:
         raise fail(f"{option}: {value!r} is not an ISO date (YYYY-MM-DD)") from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except OverflowError as exc:
+        raise fail(f"{option}: {value!r} is outside the dates that can be searched (years 1 to 9999 in UTC)") from exc
 
 
 _MARK = re.compile(r"</?mark>")

@@ -3,13 +3,10 @@ JSON, with the filters of ``regwire stories``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
-
-from ..store.base import Store
+from fastapi import APIRouter, HTTPException, Query, Request
 
 Jurisdiction = Annotated[str, Query(max_length=16, pattern=r"^[A-Za-z]{0,16}$",
                                     description="ISO code, EU or INT; empty for all")]
@@ -27,18 +24,16 @@ def _bound(value: str, name: str, *, end: bool = False) -> datetime | None:
     return datetime.combine(day, time.max if end else time.min, tzinfo=UTC)
 
 
-def stories_router(store: Callable[[], Store]) -> APIRouter:
-    """The routes over the store ``store()`` returns (the app's own, opened once)."""
-    router = APIRouter()
+router = APIRouter(tags=["stories"])
 
-    @router.get("/api/stories")
-    def api_stories(jurisdiction: Jurisdiction = "", since: Day = "", until: Day = "",
-                    limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> dict[str, Any]:
-        """Stories newest first, each with its article count, sources, and first and last publication time."""
-        start, end = _bound(since, "since"), _bound(until, "until", end=True)
-        found = store().stories(jurisdiction=jurisdiction.upper() or None, since=start, until=end, limit=limit)
-        return {"stories": [s.model_dump(mode="json") for s in found],
-                "query": {"jurisdiction": jurisdiction.upper() or None, "since": since or None,
-                          "until": until or None, "limit": limit}}
 
-    return router
+@router.get("/api/stories")
+def api_stories(request: Request, jurisdiction: Jurisdiction = "", since: Day = "", until: Day = "",
+                limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> dict[str, Any]:
+    """Stories newest first, each with its article count, sources, and first and last publication time."""
+    start, end = _bound(since, "since"), _bound(until, "until", end=True)
+    store = request.app.state.holder.store()
+    found = store.stories(jurisdiction=jurisdiction.upper() or None, since=start, until=end, limit=limit)
+    return {"stories": [s.model_dump(mode="json") for s in found],
+            "query": {"jurisdiction": jurisdiction.upper() or None, "since": since or None,
+                      "until": until or None, "limit": limit}}
