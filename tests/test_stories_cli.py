@@ -51,3 +51,24 @@ def test_stories_api_route_lists_the_timeline_and_refuses_bad_dates(tmp_path):
     bad = client.get("/api/stories", params={"since": "2025-13-01"})
     assert bad.status_code == 422 and "since" in bad.text
     store.close()
+
+
+def test_search_page_shows_one_card_per_story_with_its_sources(tmp_path):
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from pipeline.store.backend import EmbeddedBackend
+    from pipeline.web import create_app
+
+    store = SQLiteStore(tmp_path / "regwire.db")
+    store.write_articles([WRITES[a["id"]] for a in ARTICLES])
+    client = TestClient(create_app(lambda: EmbeddedBackend(store.path, articles=store)), base_url="http://127.0.0.1")
+    api = client.get("/api/search", params={"q": "Kazakhstan miners electricity"}).json()
+    stories = {h["story_id"] for h in api["hits"]}
+    assert STORY_HEAD["kz-mining"] in stories and len(api["hits"]) > len(stories)  # several articles of one story
+    page = client.get("/", params={"q": "Kazakhstan miners electricity"}).text
+    cards = re.findall(r'<li class="hit" data-id="([^"]+)"', page)
+    assert len(cards) == len(stories)  # one card per story on the page
+    assert "3 sources" in page and len(re.findall(r'class="story-also"', page)) == len(api["hits"]) - len(stories)
+    store.close()
