@@ -44,4 +44,27 @@ app.add_typer(kibana_app, name="kibana")
 
 
 def main() -> None:
+    return_big_buffers_to_the_os()
     app()
+
+
+def return_big_buffers_to_the_os(threshold: int = 128 * 1024) -> bool:
+    """Fix glibc's mmap threshold so every buffer above ``threshold`` (a response body growing towards its cap) lives
+    in its own mapping, grows by ``mremap`` without a copy and goes back to the OS when freed.
+
+    Why: glibc raises the threshold after freeing a large mapping, so later bodies come from per-thread heap arenas
+    and their pages stay with the process; with several sources fetching big bodies at once the peak RSS then grows
+    with the number of threads, not with the cap. Called once by the command line; a no-op off glibc.
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if not name:
+        return False
+    try:
+        libc = ctypes.CDLL(name)
+        return bool(libc.mallopt(-3, threshold))  # M_MMAP_THRESHOLD
+    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to tune
+        return False
+

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx
 import typer
@@ -20,8 +20,10 @@ from rich.table import Table
 
 from ..errors import ConfigError, RegwireError
 from ..settings import load_settings
-from ..store.engine.store import SearchEngineStore, open_search_store
 from .common import JsonOption, cli_errors, console, emit_json
+
+if TYPE_CHECKING:  # the engine store loads its clients when a command runs, not when the CLI starts
+    from ..store.engine.store import SearchEngineStore
 
 index_app = typer.Typer(help="Search-engine indices: status and zero-downtime migration.", no_args_is_help=True)
 deadletter_app = typer.Typer(help="Articles the search engine rejected.", no_args_is_help=True)
@@ -43,6 +45,8 @@ def _engine_store() -> Iterator[SearchEngineStore]:
         settings = load_settings()
         if not settings.search.url:
             raise ConfigError("these commands need a search engine: set REGWIRE_SEARCH_URL (and _ENGINE)")
+        from ..store.engine.store import open_search_store
+
         store = open_search_store(settings)
     try:
         with cli_errors():

@@ -11,7 +11,6 @@ import random
 from datetime import datetime, timedelta
 
 from ..errors import FetchError, HTTPStatusError, RegwireError
-from ..fetch.fetcher import parse_retry_after
 from ..models import FeedState, FeedStatus
 from ..settings import ScheduleSettings
 from .adaptive import PollInterval
@@ -81,6 +80,8 @@ def after_failure(state: FeedState, now: datetime, error: RegwireError, settings
         update["status"] = FeedStatus.DISABLED
         update["last_error"] = "HTTP 410 Gone: the feed was removed; re-enable it by hand if it comes back"
         return state.model_copy(update=update)
+    from ..fetch.fetcher import parse_retry_after  # the fetcher (httpx) loads when a poll runs, not at start-up
+
     retry_after = parse_retry_after(error.retry_after, now) if isinstance(error, HTTPStatusError) else None
     if retry_after is not None:
         wait = min((retry_after - now).total_seconds(), settings.backoff_max)
