@@ -13,6 +13,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -86,10 +87,13 @@ def _pg_bindir() -> Path:
 
 
 class PostgresServer:
-    """A throw-away PostgreSQL cluster (``initdb`` into ``directory``) on a free loopback port, trust auth."""
+    """A throw-away PostgreSQL cluster (``initdb`` into ``directory``) on a free loopback port, trust auth.
+
+    As root the cluster lives in a fresh directory under the system temp dir instead (pytest's own is private to
+    root, so the ``postgres`` user could not reach it), removed again by :meth:`stop`."""
 
     def __init__(self, directory: Path, *, user: str = "airflow", database: str = "airflow"):
-        self.directory = Path(directory)
+        self.directory = Path(tempfile.mkdtemp(prefix="regwire-pg-")) if os.geteuid() == 0 else Path(directory)
         self.port = free_port()
         self.user, self.database = user, database
         self.proc: subprocess.Popen | None = None
@@ -115,8 +119,10 @@ class PostgresServer:
         if owner:
             for path in (self.directory, sockets, log):
                 os.chown(path, owner["user"], owner["group"])
-        subprocess.run([str(bindir / "initdb"), "-D", str(data), "-U", self.user, "--auth=trust", "-E", "UTF8",
-                        "--no-sync"], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **owner)
+        done = subprocess.run([str(bindir / "initdb"), "-D", str(data), "-U", self.user, "--auth=trust", "-E", "UTF8",
+                               "--no-sync"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **owner)
+        if done.returncode != 0:
+            raise RuntimeError(f"initdb failed: {done.stderr}")
         self.proc = subprocess.Popen(
             [str(bindir / "postgres"), "-D", str(data), "-h", "127.0.0.1", "-p", str(self.port),
              "-k", str(sockets), "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
@@ -137,3 +143,5 @@ class PostgresServer:
     def stop(self) -> None:
         if self.proc is not None:
             _stop(self.proc, signal.SIGINT, 60)  # "fast" shutdown
+        if os.geteuid() == 0:
+            shutil.rmtree(self.directory, ignore_errors=True)

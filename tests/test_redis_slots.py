@@ -14,12 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from services import RedisServer, free_port
 
 from pipeline.demo import LoopbackSite
 from pipeline.errors import ConfigError, HostBookError
 from pipeline.fetch import FileSlotBook, RedisSlotBook, slot_book
 from pipeline.settings import Settings
-from tests.services import RedisServer, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
