@@ -40,3 +40,9 @@ COMMANDS: dict[str, list[str]] = {
 
 #: the pool regwire_poll's source tasks run in (created after the migration, as in scripts/airflow-standalone)
 POOL_COMMAND = ["pools", "set", "regwire_fetch", "{fetch_slots}", "regwire: source polls running at once"]
+
+#: what a user sets in .env for docker-compose.yml's celery profile (docs/scale-out.md says the same)
+CELERY_PROFILE_ENV: dict[str, str] = {
+    "AIRFLOW_EXECUTOR": "CeleryExecutor",
+    "REGWIRE_HOST_BOOK": "redis://redis:6379/0",
+}
