@@ -77,7 +77,8 @@ def test_percolator_matches_what_search_matches(engine_store, batch):
     by_search = SearchEvaluator(engine_store, prefilter=False).evaluate(ALERTS, batch)
     by_prefilter = SearchEvaluator(engine_store).evaluate(ALERTS, batch)
     assert as_sets(by_percolator) == as_sets(by_search) == as_sets(by_prefilter)
-    assert len(as_sets(by_search)["kz-fiat"]) == 3 and not {"nothing", "other-source"} & set(as_sets(by_search))
+    # only the seed story is about Kazakhstan and fiat conversion (the others mention one or the other in passing)
+    assert len(as_sets(by_search)["kz-fiat"]) == 1 and not {"nothing", "other-source"} & set(as_sets(by_search))
     assert len(as_sets(by_search)) >= 8
     assert by_percolator.requests < by_search.requests and by_prefilter.skipped_alerts == 1
     # only part of the batch: only those articles can match
@@ -110,11 +111,11 @@ def test_exactly_once_through_the_percolator_with_alerts_stored_in_the_engine(en
         sender = AppriseSender(env={}, allowed_hosts=LOOPBACK_HOSTS)
         first = evaluate_and_deliver(engine_store, alerts, batch, config=config, now=T0, sender=sender,
                                      choose=choose)
-        assert first.evaluator == "percolator" and first.sent == first.matches == 3
+        assert first.evaluator == "percolator" and first.sent == first.matches == 1
         replay = [i for i, _ in engine_store.changes_since(0)[0]]
         again = evaluate_and_deliver(engine_store, alerts, replay, config=config, now=T0 + timedelta(minutes=1),
                                      sender=sender, choose=choose)
-        assert again.sent == 0 and again.duplicates == 3
-        assert [SEED_TITLE in r.json["title"] for r in hook.on("/generic")].count(True) == 1
+        assert again.sent == 0 and again.duplicates == 1
+        assert [SEED_TITLE in r.json["title"] for r in hook.on("/generic")] == [True]
         log = alerts.deliveries(alert="Kazakhstan fiat-ramp")
-        assert len(log) == 3 and {d.state for d in log} == {DeliveryState.SENT}
+        assert len(log) == 1 and {d.state for d in log} == {DeliveryState.SENT}

@@ -105,7 +105,15 @@ def run(
     with cli_errors():
         configured = load_sources(sources or settings.sources)
     stop = threading.Event()
-    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    def on_signal(signum: int, _frame: object) -> None:
+        # The first Ctrl-C or SIGTERM lets the pass under way finish and store what it fetched; a second Ctrl-C
+        # stops at once.
+        if signum == signal.SIGINT and stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     exit_code = 0
     try:
         with cli_context(settings) as ctx:
@@ -118,12 +126,17 @@ def run(
                 exit_code = 1 if any(not r.ok for r in reports) or not alerts.get("ok", True) else 0
                 print_pass(reports, alerts, as_json)
                 if once or stop.is_set():
+                    if stop.is_set():
+                        err_console.print("interrupted: stopped cleanly after the pass")
                     break
                 force = False
                 if stop.wait(max(1.0, _seconds_to_next_poll(ctx))):
+                    err_console.print("interrupted: stopped cleanly")
                     break
     except KeyboardInterrupt:
-        err_console.print("interrupted: stopped cleanly")
+        err_console.print("interrupted: stopped at once")
+        exit_code = 130
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     raise typer.Exit(exit_code)
