@@ -43,6 +43,9 @@ HOST_DELAY = 0.5
 #: 2-core machine puts a varying gap between the two, so arrival gaps are compared with this much slack
 ARRIVAL_SLACK = 0.15
 WORKERS = ("machine-a", "machine-b")
+#: this source's feed is slow, and the worker that polls it is killed (SIGKILL, whole process tree) mid-request
+SLOW_SOURCE = 0
+SLOW_FEED = 10.0
 
 
 def _tree(pid: int) -> set[int]:
@@ -97,6 +100,7 @@ class Deployment:
     api: httpx.Client
     directory: Path
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+    killed: set[str] = field(default_factory=set)
 
     def sql(self, query: str, *args: object) -> list[tuple]:
         import psycopg2
@@ -132,8 +136,18 @@ def _one_host_site() -> tuple[LoopbackSite, dict[str, list[str]]]:
                          "<pubDate>Fri, 02 Aug 2024 06:00:00 +0000</pubDate></item>")
         rss = (f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>source {n}</title>'
                f"<link>{site.base_url}/</link><description>part {n}</description>{''.join(items)}</channel></rss>")
-        site.route(f"/feeds/source-{n}.xml", Response(200, rss.encode(), {"Content-Type": "application/rss+xml"}))
+        response = Response(200, rss.encode(), {"Content-Type": "application/rss+xml"})
+        site.route(f"/feeds/source-{n}.xml", _slow(response) if n == SLOW_SOURCE else response)
     return site, feeds
+
+
+def _slow(response: Response):
+    """The feed answers after SLOW_FEED seconds: long enough to kill the worker polling it mid-task."""
+    def handler(_request: object) -> Response:
+        time.sleep(SLOW_FEED)
+        return response
+
+    return handler
 
 
 def _env(deployment_values: dict[str, str], extra: dict[str, str]) -> dict[str, str]:
@@ -163,7 +177,7 @@ def _wait(what: str, check, timeout: float, deployment: Deployment, every: float
             if last:
                 return last
         for name, proc in deployment.procs.items():
-            if proc.poll() is not None and name != "init":
+            if proc.poll() is not None and name not in deployment.killed:
                 pytest.fail(f"{name} exited ({proc.returncode}) while waiting for {what}\n{deployment.logs()}")
         time.sleep(every)
     pytest.fail(f"timed out waiting for {what} (last: {last!r})\n{deployment.logs()}")
@@ -216,6 +230,11 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
             "REGWIRE_MAINTENANCE_SCHEDULE": "none",
             "REGWIRE_POLL_RETRIES": "2",
             "REGWIRE_POLL_RETRY_DELAY": "5",
+            # a killed worker's task is noticed by its missing heartbeats, and retried on the other worker
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
+            # tasks the killed worker had taken from the queue but not started go back to the scheduler
+            "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "60",
             "PATH": f"{AIRFLOW.parent}:{os.environ.get('PATH', '')}",
         }
         env = _env(values, common)
@@ -272,6 +291,21 @@ def test_poll_spreads_over_two_celery_workers_politely_and_stores_once(deploymen
 
     _wait("regwire_poll triggered", trigger, 90, deployment, 2.0)
 
+    # kill the worker that is polling the slow feed, mid-request: everything it ran, and its process tree
+    _wait("the slow feed requested", lambda: any(p == f"/feeds/source-{SLOW_SOURCE}.xml"
+                                                 for _t, _m, p in list(deployment.site.arrivals)), 240, deployment, 0.3)
+    victim = _wait("the slow poll's worker recorded", lambda: (rows := deployment.sql(
+        "SELECT hostname FROM task_instance WHERE dag_id = 'regwire_poll' AND run_id = %s AND task_id = 'source.poll'"
+        " AND map_index = %s AND state = 'running'", run_id, SLOW_SOURCE)) and rows[0][0] in WORKERS and rows[0][0],
+        30, deployment, 0.3)
+    deployment.killed.add(victim)
+    for pid in _tree(deployment.procs[victim].pid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    survivor = next(w for w in WORKERS if w != victim)
+
     def finished() -> str | None:
         rows = deployment.sql("SELECT state FROM dag_run WHERE dag_id = 'regwire_poll' AND run_id = %s", run_id)
         return rows[0][0] if rows and rows[0][0] in ("success", "failed") else None
@@ -282,8 +316,17 @@ def test_poll_spreads_over_two_celery_workers_politely_and_stores_once(deploymen
     assert state == "success", f"{tis}\n{deployment.logs()}"
     polls = [ti for ti in tis if ti[0] == "source.poll"]
     assert len(polls) == SOURCES and all(ti[2] == "success" for ti in polls), polls
+    # the killed worker's poll was retried, and finished, on the other worker
+    slow = next(ti for ti in polls if ti[1] == SLOW_SOURCE)
+    assert slow[3] == survivor and slow[4] >= 2, slow
+    earlier = deployment.sql("SELECT try_number, hostname, state FROM task_instance_history WHERE dag_id ="
+                             " 'regwire_poll' AND run_id = %s AND task_id = 'source.poll' AND map_index = %s"
+                             " ORDER BY try_number", run_id, SLOW_SOURCE)
+    assert earlier and earlier[0][1] == victim and earlier[0][2] != "success", earlier
     # the mapped source polls ran on both machines
-    assert {ti[3] for ti in polls} == set(WORKERS), polls
+    history = deployment.sql("SELECT hostname FROM task_instance_history WHERE dag_id = 'regwire_poll' AND run_id = %s"
+                             " AND task_id = 'source.poll'", run_id)
+    assert {ti[3] for ti in polls} | {h for (h,) in history} == set(WORKERS), polls
 
     # the per-host delay held across both workers: the site's own arrival log
     arrivals = sorted(t for t, _method, _path in deployment.site.arrivals)
@@ -292,7 +335,7 @@ def test_poll_spreads_over_two_celery_workers_politely_and_stores_once(deploymen
     gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
     assert gaps and min(gaps) >= HOST_DELAY - ARRIVAL_SLACK, sorted(gaps)[:5]
 
-    # every article stored once
+    # every article stored once: the killed try's writes (if any got through) and the retry's are the same documents
     stored = _articles(deployment)
     expected = {url for urls in deployment.feeds.values() for url in urls}  # type: ignore[attr-defined]
     duplicates = [url for url, n in Counter(stored).items() if n > 1]
