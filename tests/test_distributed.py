@@ -44,7 +44,7 @@ HOST_DELAY = 0.5
 ARRIVAL_SLACK = 0.15
 WORKERS = ("machine-a", "machine-b")
 #: this source's feed is slow, and the worker that polls it is killed (SIGKILL, whole process tree) mid-request
-SLOW_SOURCE = 0
+SLOW_SOURCE = SOURCES - 1  # the last mapped task: the others have spread over both workers by then
 SLOW_FEED = 10.0
 
 
@@ -327,6 +327,8 @@ def test_poll_spreads_over_two_celery_workers_politely_and_stores_once(deploymen
     history = deployment.sql("SELECT hostname FROM task_instance_history WHERE dag_id = 'regwire_poll' AND run_id = %s"
                              " AND task_id = 'source.poll'", run_id)
     assert {ti[3] for ti in polls} | {h for (h,) in history} == set(WORKERS), polls
+    # and both finished tasks for good: the victim got the last poll only after finishing work of its own
+    assert {ti[3] for ti in tis if ti[2] == "success"} == set(WORKERS), tis
 
     # the per-host delay held across both workers: the site's own arrival log
     arrivals = sorted(t for t, _method, _path in deployment.site.arrivals)
@@ -342,4 +344,6 @@ def test_poll_spreads_over_two_celery_workers_politely_and_stores_once(deploymen
     assert not duplicates, duplicates
     assert set(stored) == expected, sorted(expected - set(stored))
     print(f"distributed: {len(stored)} articles, {len(arrivals)} requests, run took "
-          f"{time.monotonic() - started:.1f}s; hosts {Counter(ti[3] for ti in polls)}", file=sys.stderr)
+          f"{time.monotonic() - started:.1f}s; killed {victim}; successful tasks per worker "
+          f"{Counter(ti[3] for ti in tis if ti[2] == 'success')}; earlier tries {Counter(h for (h,) in history)}",
+          file=sys.stderr)
