@@ -25,6 +25,8 @@ LIST_CAPS: dict[str, tuple[int, int]] = {
     "categories": (200, 200),
     "site_tags": (200, 200),
 }
+#: links kept apart from an article's text (Article.related_links), and characters per title or URL
+RELATED_LINKS: tuple[int, int] = (100, 2_000)
 #: pieces of tag evidence kept per label (the rest still counted in the label's score)
 EVIDENCE_PER_LABEL = 50
 

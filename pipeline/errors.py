@@ -21,7 +21,9 @@ defined here (the packages that raise them import them from this module).
     ├── FeedParseError                  a feed could not be parsed at all; ``url`` names the feed        permanent
     ├── FeedItemError                   one item of a feed was skipped; names the feed, item and field   permanent
     ├── ExtractionError                 trafilatura found no article in a page                           permanent
-    ├── QuerySyntaxError                a search query could not be parsed (exit code 2)
+    │   └── ExtractionWorkerError       the extraction process crashed or timed out on the page          transient
+    ├── QuerySyntaxError                a search query is invalid, unsupported or too long; ``position`` points at
+    │                                   the offending character (exit code 2, HTTP 400)
     ├── StoreError                      the store could not read or write                                transient
     │   ├── ArticleNotFoundError        no article with that id                                          permanent
     │   ├── HostBookError               the shared per-host slot book (Redis) could not be reached       transient
@@ -217,8 +219,22 @@ class ExtractionError(RegwireError):
         super().__init__(f"{url}: {reason}")
 
 
+class ExtractionWorkerError(ExtractionError):
+    """The worker process extracting a page died (a crash in lxml/trafilatura) or ran past its time limit: that
+    article is skipped with this reason, the worker is replaced, the rest of the batch goes on."""
+
+    transient = True
+
+
 class QuerySyntaxError(RegwireError):
+    """``position``: 0-based offset of the offending character in the query (``None`` when the whole query is at
+    fault); the message shows it 1-based, as "at character N"."""
+
     stage = "search"
+
+    def __init__(self, reason: str, position: int | None = None):
+        self.reason, self.position = reason, position
+        super().__init__(reason if position is None else f"{reason} (at character {position + 1})")
 
 
 # -- stores ---------------------------------------------------------------------------------------------------------

@@ -51,6 +51,14 @@ class FeedItem(CappedRecord):
     image: str | None = None
 
 
+class RelatedLink(Record):
+    """A link to another story that sat inside an article's body ("Related: <headline>", a link list), kept out of
+    the article's text."""
+
+    title: str
+    url: str | None = None
+
+
 class Article(CappedRecord):
     """An article's text and metadata, extracted from its page (or taken from the feed when that failed)."""
 
@@ -68,6 +76,8 @@ class Article(CappedRecord):
     sitename: str | None = None
     #: where the text came from: "page" (trafilatura) or "feed" (the feed's own content)
     text_origin: str = "page"
+    #: other stories linked from inside the body, taken out of ``text`` (pipeline/extract/furniture.py)
+    related_links: list[RelatedLink] = Field(default_factory=list)
 
 
 class StoredArticle(Article):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -91,6 +92,9 @@ class ScheduleSettings(_Group):
     suspend_after: int = Field(10, ge=1, le=1000)
     #: sources polled at once by ``regwire run`` (each source's feeds run one after another)
     workers: int = Field(4, ge=1, le=64)
+    #: processes that extract and tag fetched pages (``REGWIRE_EXTRACT_WORKERS``; the core count by default);
+    #: 0 extracts in the polling process itself, one page at a time
+    extract_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=0, le=64)
 
     @field_validator("max_poll_interval")
     @classmethod

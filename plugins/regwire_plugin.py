@@ -1,6 +1,9 @@
 """regwire's Airflow plugin: the news search app on the api-server, linked from the Airflow UI.
 
-* ``fastapi_apps``: :func:`pipeline.web.create_app` mounted at ``/regwire`` (JSON API under ``/regwire/api/``).
+* ``fastapi_apps``: :func:`pipeline.web.create_app` mounted at ``/regwire`` (JSON API under ``/regwire/api/``),
+  behind Airflow's own authentication on every route (pages, API, docs, static files): the api-server's JWT, from the
+  UI's session cookie or an ``Authorization: Bearer`` header, as for Airflow's REST API. Without one the API answers
+  401 and a page redirects to Airflow's login.
 * ``external_views``: a "News search" entry in the UI's Browse menu pointing at ``/regwire/``.
 * ``listeners``: :class:`PollFailureListener` counts every failed ``regwire_poll`` ``source.poll`` map index per
   source, also failures the task's own metrics hook never saw (a bad sources file, a crash): a log line and the
@@ -16,6 +19,8 @@ import logging
 
 from airflow.listeners import hookimpl
 from airflow.plugins_manager import AirflowPlugin
+from fastapi import Depends, Request
+from fastapi.responses import RedirectResponse, Response
 
 from pipeline.web import create_app
 
@@ -32,7 +37,27 @@ def _open_backend():
     return open_backend(Settings.from_airflow_connection(server_search_connection()))
 
 
-search_app = create_app(_open_backend)
+def _airflow_user_required():
+    """Airflow's dependency for "any signed-in user" (the same check its own UI endpoints use)."""
+    from airflow.api_fastapi.core_api.security import requires_authenticated
+
+    return requires_authenticated()
+
+
+def _login_redirect(request: Request) -> Response | None:
+    """A page request without a valid session goes to Airflow's login page and comes back afterwards."""
+    try:
+        from airflow.api_fastapi.app import get_auth_manager
+
+        login = get_auth_manager().get_url_login(next_url=str(request.url))
+    except Exception:  # noqa: BLE001 - no auth manager: the plain 401 stands
+        log.debug("no login URL for the redirect", exc_info=True)
+        return None
+    return RedirectResponse(login, status_code=307)
+
+
+search_app = create_app(_open_backend, dependencies=[Depends(_airflow_user_required())],
+                        unauthenticated=_login_redirect)
 
 
 class PollFailureListener:

@@ -198,6 +198,11 @@ def test_standalone_poll_triggers_downstream(standalone) -> None:
     assert AIRFLOW.exists(), f"Airflow is not installed at {AIRFLOW}: run `make setup-dev`"
     _wait("api-server, scheduler, dag-processor and triggerer healthy", lambda: _healthy(client), 150, log, 0.5)
 
+    # the search app mounted by the plugin is behind Airflow's login, API and page alike
+    assert _api(client, "GET", "/regwire/api/search", params={"q": "stablecoin"}).status_code == 401
+    anonymous_page = _api(client, "GET", "/regwire/", ok=(307,), follow_redirects=False)
+    assert anonymous_page.status_code == 307 and "/auth/login" in anonymous_page.headers["location"]
+
     passwords = Path(client.airflow_home) / "simple_auth_manager_passwords.json.generated"
     _wait("generated admin password", passwords.exists, 30, log, 0.3)
     password = json.loads(passwords.read_text())["admin"]

@@ -35,8 +35,10 @@ def test_a_good_definition_becomes_the_same_search_query():
 @pytest.mark.parametrize(("change", "field", "words"), [
     ({"name": ""}, "name", "letters"),
     ({"owner": ""}, "owner", "at least 1"),
-    ({"q": '"unbalanced'}, "q", "unbalanced quote"),
-    ({"q": "a OR"}, "q", "OR"),
+    ({"q": '"unbalanced'}, "q", "a quote is not closed (at character 1)"),
+    ({"q": "a OR"}, "q", "ends too early"),
+    ({"q": "MiCA~"}, "q", "fuzzy matching (~ after a word) is not supported"),
+    ({"q": "x" * 1001}, "q", "the limit is 1000"),
     ({"topics": ["fiat"]}, "topics", "unknown topic"),
     ({"jurisdictions": ["Kazakhstan"]}, "jurisdictions", "ISO 3166"),
     ({"channels": []}, "channels", "at least 1"),

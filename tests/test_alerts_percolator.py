@@ -40,6 +40,11 @@ ALERTS = [
     Alert(name="language", owner="o", q="exchange", languages=["en"], channels=HOOK),
     Alert(name="nothing", owner="o", q="zzzyzzyx", channels=HOOK),
     Alert(name="other-source", owner="o", q="crypto", sources=["not-in-this-batch"], channels=HOOK),
+    # Lucene syntax: the percolator stores the same translation that search runs
+    Alert(name="lucene-fields", owner="o", q="title:Kazakhstan AND published:[2022-01-01 TO 2022-12-31]",
+          channels=HOOK),
+    Alert(name="lucene-near", owner="o", q='"crypto cash"~2 OR (stablecoin -bitcoin)', channels=HOOK),
+    Alert(name="lucene-keywords", owner="o", q="jurisdiction:KZ OR source:ledger* OR regul*", channels=HOOK),
 ]
 
 
@@ -79,6 +84,7 @@ def test_percolator_matches_what_search_matches(engine_store, batch):
     assert as_sets(by_percolator) == as_sets(by_search) == as_sets(by_prefilter)
     # only the seed story is about Kazakhstan and fiat conversion (the others mention one or the other in passing)
     assert len(as_sets(by_search)["kz-fiat"]) == 1 and not {"nothing", "other-source"} & set(as_sets(by_search))
+    assert {"lucene-fields", "lucene-near", "lucene-keywords"} <= set(as_sets(by_search))
     assert len(as_sets(by_search)) >= 8
     assert by_percolator.requests < by_search.requests and by_prefilter.skipped_alerts == 1
     # only part of the batch: only those articles can match

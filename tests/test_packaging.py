@@ -91,7 +91,9 @@ import json
 from importlib import resources
 root = resources.files("pipeline")
 wanted = ["sources/catalog.yaml", "tagging/taxonomy.yaml", "tagging/topic_model.json", "demo/sources.yaml",
-          "demo/site/news/kazakhstan-crypto-cash-conversion.html", "demo/site/feeds/rss.xml"]
+          "demo/site/news/kazakhstan-crypto-cash-conversion.html", "demo/site/feeds/rss.xml",
+          "web/templates/search.html", "web/templates/article.html", "web/templates/docs.html",
+          "web/static/style.css", "web/static/search.js", "web/static/docs.js"]
 print(json.dumps({"missing": [w for w in wanted if not root.joinpath(w).is_file()],
                   "kibana": sorted(p.name for p in root.joinpath("kibana").iterdir() if p.name.endswith(".ndjson"))}))
 """
@@ -100,6 +102,24 @@ print(json.dumps({"missing": [w for w in wanted if not root.joinpath(w).is_file(
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["missing"] == []
     assert report["kibana"] == sorted(p.name for p in (REPO / "pipeline" / "kibana").glob("*.ndjson"))
+
+
+def test_search_page_from_the_wheel(wheel_env: Path, tmp_path: Path) -> None:
+    """The installed search app renders its pages and serves its own files and Swagger UI's (templates and static
+    files are package data)."""
+    code = f"""
+import json, pipeline.web
+from fastapi.testclient import TestClient
+from pipeline.store import EmbeddedBackend
+from pipeline.web import create_app
+client = TestClient(create_app(lambda: EmbeddedBackend({str(tmp_path / "w.db")!r})))
+paths = ["/", "/api/docs", "/static/style.css", "/static/search.js", "/static/swagger-ui-bundle.js"]
+print(json.dumps({{"where": pipeline.web.__file__, "status": [client.get(p).status_code for p in paths]}}))
+"""
+    result = _run(wheel_env / "python", "-c", code, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-4000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert not report["where"].startswith(str(REPO / "pipeline")) and report["status"] == [200] * 5
 
 
 def test_kibana_import_from_the_wheel(wheel_env: Path, tmp_path: Path) -> None:

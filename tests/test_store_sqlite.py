@@ -67,7 +67,7 @@ def test_title_matches_rank_higher(store):
     assert result.hits[0].score > result.hits[1].score
 
 
-@pytest.mark.parametrize("bad", ['"unclosed', "OR kazakhstan", "kazakhstan OR", "a OR -b"])
+@pytest.mark.parametrize("bad", ['"unclosed', "OR kazakhstan", "kazakhstan OR", "MiCA~", "(a OR b"])
 def test_bad_queries_are_clear_errors(store, bad):
     with pytest.raises(QuerySyntaxError):
         store.search(SearchQuery(q=bad))
@@ -140,3 +140,99 @@ def test_feed_state_round_trip(store):
     store.save_feed_state(state.model_copy(update={"etag": '"y"'}))
     assert store.get_feed_state(state.feed_url).etag == '"y"'
     assert [s.feed_url for s in store.feed_states()] == [state.feed_url]
+
+
+# -- schema versions --------------------------------------------------------------------------------------------------
+
+#: what a version 1 file (before issue 16) held: the articles columns in their old order, the text in articles.doc
+#: too, and the current version's whole record in article_versions (whose doc was NOT NULL)
+_TO_V1 = """
+CREATE TABLE articles_v1 (rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, canonical_url TEXT NOT NULL UNIQUE,
+    source TEXT NOT NULL, title TEXT NOT NULL, text TEXT NOT NULL, published TEXT, fetched_at TEXT NOT NULL,
+    language TEXT, content_hash TEXT NOT NULL, version INTEGER NOT NULL, feed_updated TEXT, relevance REAL,
+    doc TEXT NOT NULL);
+INSERT INTO articles_v1 SELECT rowid, id, canonical_url, source, title, text, published, fetched_at, language,
+    content_hash, version, feed_updated, relevance, json_set(doc, '$.text', text) FROM articles;
+DROP TABLE articles;
+ALTER TABLE articles_v1 RENAME TO articles;
+CREATE TABLE article_versions_v1 (seq INTEGER PRIMARY KEY AUTOINCREMENT, article_id TEXT NOT NULL,
+    version INTEGER NOT NULL, content_hash TEXT NOT NULL, doc TEXT NOT NULL, UNIQUE (article_id, version));
+INSERT INTO article_versions_v1 SELECT v.seq, v.article_id, v.version, v.content_hash, coalesce(v.doc, a.doc)
+    FROM article_versions v JOIN articles a ON a.id = v.article_id;
+DROP TABLE article_versions;
+ALTER TABLE article_versions_v1 RENAME TO article_versions;
+UPDATE meta SET value = '1' WHERE key = 'schema_version';
+"""
+
+
+def test_a_version_1_store_is_migrated_in_place_and_reads_the_same(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    with SQLiteStore(path) as s:
+        write(s, "kz", "Kazakhstan opens crypto-to-cash pilot", "Kazakhstan will let exchanges convert crypto. " * 50)
+        write(s, "kz", "Kazakhstan opens crypto-to-cash pilot", "Kazakhstan now lets exchanges convert crypto. " * 50)
+        write(s, "eu", "EU regulators finalise MiCA rules", "European regulators published licensing rules. " * 50)
+        before = {a.id: s.article_versions(a.id) for a in s.iter_articles()}
+        found = s.search(SearchQuery(q="crypto", facets=True))
+        changes = s.changes_since(0)
+    from pipeline.store.sqlite_schema import SCHEMA
+
+    with sqlite3.connect(path) as db:
+        db.executescript(_TO_V1 + SCHEMA)  # the same indexes and triggers as version 1 had
+    old_size = _checkpointed_size(path)
+    with sqlite3.connect(path) as db:  # it really is the old layout: three copies of the current text
+        assert db.execute("SELECT count(*) FROM article_versions WHERE doc LIKE '%now lets exchanges%'").fetchone()
+        assert db.execute("SELECT json_extract(doc, '$.text') IS NOT NULL FROM articles LIMIT 1").fetchone()[0]
+        assert [r[1] for r in db.execute("PRAGMA table_info(articles)")][4:6] == ["title", "text"]
+
+    with SQLiteStore(path) as s:
+        assert {a.id: s.article_versions(a.id) for a in s.iter_articles()} == before
+        assert s.search(SearchQuery(q="crypto", facets=True)) == found and s.changes_since(0) == changes
+        write(s, "kz", "Kazakhstan opens crypto-to-cash pilot", "Version three. " * 50)  # versions go on
+        assert [v.version for v in s.article_versions(before and next(iter(before)))] == [1, 2, 3]
+        assert s.search(SearchQuery(q="three")).total == 1 and s.search(SearchQuery(q="now lets")).total == 0
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "2"
+        assert db.execute("SELECT count(*) FROM article_versions WHERE doc IS NOT NULL").fetchone()[0] == 2
+        assert db.execute("SELECT count(*) FROM articles WHERE json_extract(doc, '$.text') IS NOT NULL"
+                          ).fetchone()[0] == 0
+        assert [r[1] for r in db.execute("PRAGMA table_info(articles)")][-3:] == ["title", "text", "doc"]
+        assert {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")} == {
+            "articles_ai", "articles_ad", "articles_au"}
+    assert _checkpointed_size(path) < old_size
+
+
+def _checkpointed_size(path):
+    import sqlite3
+
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path.stat().st_size
+
+
+def test_a_store_from_a_newer_regwire_is_refused_with_a_clear_message(tmp_path):
+    import sqlite3
+
+    from pipeline import StoreError
+
+    path = tmp_path / "new.db"
+    SQLiteStore(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE meta SET value = '9' WHERE key = 'schema_version'")
+    with pytest.raises(StoreError, match="schema version 9, newer than this regwire's"):
+        SQLiteStore(path)
+
+
+def test_each_text_is_stored_once(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "lean.db"
+    with SQLiteStore(path) as s:
+        write(s, "kz", "Kazakhstan pilot", "Original wording of the story. " * 40)
+        write(s, "kz", "Kazakhstan pilot", "Changed wording of the story. " * 40)
+    with sqlite3.connect(path) as db:
+        # articles_fts reads its text from articles (external content): its dump lines are no stored copy
+        dump = "\n".join(line for line in db.iterdump() if not line.startswith('INSERT INTO "articles_fts"'))
+    assert dump.count("Changed wording of the story.") == 40  # one copy of the current text: articles.text
+    assert dump.count("Original wording of the story.") == 40  # one of the superseded one: its version row

@@ -108,7 +108,7 @@ def test_page_lists_results_facets_and_highlights(client: TestClient, ids: dict[
     assert '<p id="total">3 articles</p>' in page.text
     assert 'name="jurisdiction" value="EU"' in page.text and "(2)" in page.text
     assert "<mark>" in page.text
-    assert f'href="/articles/{ids["eu"]}"' in page.text
+    assert f'href="/articles/{ids["eu"]}?q=stablecoin"' in page.text  # the article keeps the search
     filtered = client.get("/", params={"q": "stablecoin", "jurisdiction": "GB"})
     assert '<p id="total">1 article</p>' in filtered.text
     assert 'value="GB"\n      checked' in filtered.text or 'value="GB" checked' in " ".join(filtered.text.split())
@@ -152,7 +152,7 @@ def test_mounted_under_a_prefix_builds_prefixed_links(client: TestClient, store:
     host.mount("/regwire", create_app(lambda: EmbeddedBackend(store.path, articles=store)))
     mounted = TestClient(host)
     page = mounted.get("/regwire/", params={"q": "stablecoin"}).text
-    assert f'href="/regwire/articles/{ids["eu"]}"' in page and 'action="/regwire/"' in page
+    assert f'href="/regwire/articles/{ids["eu"]}?q=stablecoin"' in page and 'action="/regwire/"' in page
     assert mounted.get(f"/regwire/articles/{ids['eu']}").status_code == 200
     assert mounted.get("/regwire/api/search").json()["total"] == 3
 

@@ -47,7 +47,9 @@ def chunks(ids: Sequence[str], size: int) -> list[list[str]]:
 
 def could_match(alert: Alert, facets: dict[str, dict[str, int]]) -> bool:
     """False when one of the alert's filters names none of the values present in the batch."""
-    for values, facet in ((alert.topics, "topic"), (alert.jurisdictions, "jurisdiction"),
+    # the jurisdiction facet counts subjects: an alert that also takes mentions cannot be ruled out by it
+    jurisdictions = [] if alert.include_mentions else alert.jurisdictions
+    for values, facet in ((alert.topics, "topic"), (jurisdictions, "jurisdiction"),
                           (alert.sources, "source"), (alert.languages, "language")):
         if values and not set(values) & set(facets.get(facet) or {}):
             return False

@@ -18,14 +18,18 @@ field in the message.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from ..errors import AlertDefinitionError
 from ..yamlfile import load_yaml
 from .models import Alert
+
+if TYPE_CHECKING:
+    from .store import AlertStore
 
 
 def alert_from_dict(data: Any, *, path: str | None = None, index: int | None = None) -> Alert:
@@ -44,6 +48,20 @@ def alert_from_dict(data: Any, *, path: str | None = None, index: int | None = N
             message = "unknown field"
         more = f" (and {len(exc.errors()) - 1} more problem(s))" if len(exc.errors()) > 1 else ""
         raise AlertDefinitionError(message + more, path=path, alert=label, field=field) from exc
+
+
+def add_alert(store: AlertStore, data: Any, *, replace: bool = False,
+              now: datetime | None = None) -> tuple[Alert, bool]:
+    """Validate and store one definition (``regwire alerts add`` and the search page's "save as alert").
+
+    Returns the alert and whether it is new. A definition is refused (:class:`AlertDefinitionError`) when it is
+    invalid (channels are checked, secrets must be ``${ENV}`` references) or, unless ``replace``, its name is taken.
+    """
+    alert = alert_from_dict(data)
+    if not replace and any(a.name == alert.name for a in store.list_alerts()):
+        raise AlertDefinitionError("an alert of this name exists already (use --replace to overwrite it)",
+                                   alert=alert.name, field="name")
+    return alert, store.save_alert(alert, now or datetime.now(UTC))
 
 
 def load_alerts(path: str | Path) -> list[Alert]:

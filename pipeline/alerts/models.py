@@ -74,7 +74,10 @@ class Alert(BaseModel):
     owner: str = Field(min_length=1, description="who to ask about this alert (a person or a team)")
     q: str = ""
     topics: list[str] = Field(default_factory=list)
+    #: subject jurisdictions: the alert fires on stories about them, not on stories that only name them
     jurisdictions: list[str] = Field(default_factory=list)
+    #: also fire on articles that only mention one of ``jurisdictions`` (comparisons, background, other stories)
+    include_mentions: bool = False
     sources: list[str] = Field(default_factory=list)
     languages: list[str] = Field(default_factory=list)
     min_relevance: float | None = Field(default=None, ge=0, le=1)
@@ -136,8 +139,9 @@ class Alert(BaseModel):
     def search_query(self, ids: list[str] | None = None, *, since: datetime | None = None,
                      limit: int = 10_000) -> SearchQuery:
         """The alert as a search: the same object, so the same semantics on every backend."""
-        return SearchQuery(q=self.q, topics=self.topics, jurisdictions=self.jurisdictions, sources=self.sources,
-                           languages=self.languages, min_relevance=self.min_relevance, ids=ids, since=since,
+        return SearchQuery(q=self.q, topics=self.topics, jurisdictions=self.jurisdictions,
+                           include_mentions=self.include_mentions, sources=self.sources, languages=self.languages,
+                           min_relevance=self.min_relevance, ids=ids, since=since,
                            limit=limit, facets=False)
 
     def shown(self) -> dict[str, Any]:
@@ -149,6 +153,8 @@ class Alert(BaseModel):
     def fingerprint(self) -> str:
         """Changes when what the alert matches changes (query and filters, not channels)."""
         part = self.model_dump(include={"q", "topics", "jurisdictions", "sources", "languages", "min_relevance"})
+        if self.include_mentions:  # (absent when false, so the alerts saved before the field keep their fingerprint)
+            part["include_mentions"] = True
         return hashlib.sha1(json.dumps(part, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from ..errors import AlertStoreError, SearchEngineRequestError
 from ..store.engine.clients import EngineClient
 from ..store.engine.mappings import ANALYSIS, ARTICLE_MAPPINGS
-from ..store.engine.queries import filters, text_query
+from ..store.engine.queries import engine_query, filters
 from .evaluate import Evaluation, chunks
 from .models import Alert
 
@@ -32,12 +32,10 @@ MAX_ALERTS = 10_000
 def percolator_query(alert: Alert) -> dict[str, Any]:
     """The alert's search query (text and filters) as a stored percolator query."""
     query = alert.search_query()
-    must, must_not = text_query(query.parsed())
+    clause = engine_query(query.parsed())
     body: dict[str, Any] = {"filter": filters(query)}
-    if must:
-        body["must"] = must
-    if must_not:
-        body["must_not"] = must_not
+    if clause is not None:
+        body["must"] = [clause]
     return {"bool": body}
 
 

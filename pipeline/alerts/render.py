@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC
 
 from ..models import StoredArticle
-from ..query import parse_query
+from ..query import parse_query, positive_words
 from .models import Alert, Evidence, MatchedArticle
 
 SNIPPET_CHARS = 240
@@ -37,12 +37,10 @@ def text_snippet(text: str, q: str, width: int = SNIPPET_CHARS) -> str:
     """Plain-text window around the first query word found (the start of the text when none is)."""
     folded = text.lower()
     at = -1
-    for group in parse_query(q).must if q else []:
-        for term in group:
-            first = term.text.split()[0].lower() if term.text else ""
-            found = folded.find(first) if first else -1
-            if found >= 0 and (at < 0 or found < at):
-                at = found
+    for words in positive_words(parse_query(q)):
+        found = folded.find(words.words[0])
+        if found >= 0 and (at < 0 or found < at):
+            at = found
     start = max(0, at - width // 3) if at >= 0 else 0
     window = " ".join(text[start:start + width].split())
     return ("…" if start else "") + window + ("…" if start + width < len(text) else "")

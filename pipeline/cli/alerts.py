@@ -59,7 +59,10 @@ def alerts_add(
     channel: Annotated[list[str], typer.Option("--channel", help="apprise URL; secrets as ${ENV_VAR} (repeatable)")],
     query: Annotated[str, typer.Option("--query", "-q", help='words, "phrases", OR, -exclusion, prefix*')] = "",
     topic: Annotated[list[str] | None, typer.Option("--topic", help="tagged with this topic (repeatable)")] = None,
-    jurisdiction: Annotated[list[str] | None, typer.Option("--jurisdiction", help="ISO code, EU or INT")] = None,
+    jurisdiction: Annotated[list[str] | None, typer.Option(
+        "--jurisdiction", help="a subject of the article: ISO code, EU or INT")] = None,
+    include_mentions: Annotated[bool, typer.Option(
+        "--include-mentions", help="--jurisdiction also matches articles that only mention it")] = False,
     source: Annotated[list[str] | None, typer.Option("--source", help="only this source (repeatable)")] = None,
     language: Annotated[list[str] | None, typer.Option("--language")] = None,
     min_relevance: Annotated[float | None, typer.Option("--min-relevance")] = None,
@@ -73,16 +76,14 @@ def alerts_add(
     """Add an alert (a saved search with channels). Bad definitions are refused (exit 2)."""
     data: dict[str, Any] = {
         "name": name, "owner": owner, "q": query, "topics": topic or [], "jurisdictions": jurisdiction or [],
-        "sources": source or [], "languages": language or [], "min_relevance": min_relevance,
+        "include_mentions": include_mentions, "sources": source or [], "languages": language or [],
+        "min_relevance": min_relevance,
         "channels": channel, "mode": mode, "updates": updates, "enabled": not disabled,
     }
-    from ..alerts.loader import alert_from_dict
+    from ..alerts.loader import add_alert
 
     with _alert_store() as (_settings, store):
-        alert = alert_from_dict(data)
-        if not replace and any(a.name == alert.name for a in store.list_alerts()):
-            raise fail(f"an alert named {alert.name!r} exists already (use --replace to overwrite it)")
-        created = store.save_alert(alert, datetime.now(UTC))
+        alert, created = add_alert(store, data, replace=replace)
     if as_json:
         emit_json({"created": created, "alert": alert.shown()})
         return

@@ -10,7 +10,7 @@ from .alerts import alerts_app
 from .demo import demo
 from .index import deadletter_app, index_app, kibana_app
 from .run import run
-from .search import retag, search, show
+from .search import SEARCH_CONTEXT, retag, search, show
 from .serve import serve
 from .sources import sources_app
 
@@ -34,7 +34,7 @@ def _main(
 
 
 for command in (run, search, show, retag, demo, serve):
-    app.command()(command)
+    app.command(context_settings=SEARCH_CONTEXT if command is search else None)(command)
 app.add_typer(sources_app, name="sources")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(index_app, name="index")

@@ -21,9 +21,12 @@ def _parse_day(value: str | None, option: str) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(value)
+        # in UTC here, so that a date at the edge of the calendar is refused now and not in the store
+        return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     except ValueError as exc:
         raise fail(f"{option}: {value!r} is not an ISO date (YYYY-MM-DD)") from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except OverflowError as exc:
+        raise fail(f"{option}: {value!r} is outside the dates that can be searched (years 1 to 9999 in UTC)") from exc
 
 
 _MARK = re.compile(r"</?mark>")
@@ -40,13 +43,23 @@ def snippet_markup(snippet: str) -> str:
     return "".join(out)
 
 
+#: ``regwire search -bitcoin``: a word starting with "-" is an exclusion in the query, not an unknown option
+SEARCH_CONTEXT = {"ignore_unknown_options": True}
+
+
 def search(
-    query: Annotated[str, typer.Argument(help='words, "phrases", OR, -exclusion, prefix*')] = "",
+    query: Annotated[list[str] | None, typer.Argument(
+        metavar="QUERY", help='Lucene syntax: words (ANDed), AND/OR/NOT, -word, (groups), "phrases", "a b"~N, '
+                              "prefix*, title:/text:/source:/author:/topic:/jurisdiction:/entity:/language:, "
+                              "published:[2024-01-01 TO 2024-06-30]; several arguments are joined")] = None,
     source: Annotated[list[str] | None, typer.Option("--source", help="only this source (repeatable)")] = None,
     kind: Annotated[str | None, typer.Option("--kind", help="only sources of this kind in the sources file: outlet, "
                                                             "regulator, standard-setter")] = None,
     topic: Annotated[list[str] | None, typer.Option("--topic", help="tagged with this topic (repeatable)")] = None,
-    jurisdiction: Annotated[list[str] | None, typer.Option("--jurisdiction", help="ISO code, EU or INT")] = None,
+    jurisdiction: Annotated[list[str] | None, typer.Option(
+        "--jurisdiction", help="a subject of the article: ISO code, EU or INT (repeatable)")] = None,
+    include_mentions: Annotated[bool, typer.Option(
+        "--include-mentions", help="--jurisdiction also matches articles that only mention it")] = False,
     language: Annotated[list[str] | None, typer.Option("--language")] = None,
     min_relevance: Annotated[float | None, typer.Option("--min-relevance", min=0, max=1)] = None,
     since: Annotated[str | None, typer.Option("--since", help="published on or after (YYYY-MM-DD)")] = None,
@@ -56,19 +69,27 @@ def search(
     as_json: JsonOption = False,
 ) -> None:
     """Search stored articles."""
+    words = query or []
+    unknown = next((w for w in words if w.startswith("--")), None)
+    if unknown is not None:  # ignore_unknown_options let a mistyped option through: say so, do not search for it
+        raise fail(f"no such option: {unknown.split('=', 1)[0]}")
+    q = " ".join(words)
     settings = cli_settings()
     sources = _sources_of_kind(settings, kind, source or []) if kind else source or []
     request = SearchQuery(
-        q=query, sources=sources, topics=topic or [], jurisdictions=[j.upper() for j in jurisdiction or []],
-        languages=language or [], min_relevance=min_relevance, since=_parse_day(since, "--since"),
+        q=q, sources=sources, topics=topic or [], jurisdictions=[j.upper() for j in jurisdiction or []],
+        include_mentions=include_mentions, languages=language or [], min_relevance=min_relevance,
+        since=_parse_day(since, "--since"),
         until=_parse_day(until, "--until"), sort=sort, limit=limit,
     )
+    with cli_errors():  # a bad query fails before the store is opened
+        request.parsed()
     with cli_context(settings) as ctx:
         result = ctx.store.search(request)
     if as_json:
         emit_json(result.model_dump(mode="json"))
         return
-    console.print(f"[bold]{result.total}[/bold] article(s) match {escape(repr(query))}")
+    console.print(f"[bold]{result.total}[/bold] article(s) match {escape(repr(q))}")
     for hit in result.hits:
         date = hit.published.date().isoformat() if hit.published else "undated"
         tags = " ".join([*hit.jurisdictions, *hit.topics])
@@ -121,6 +142,7 @@ def show(
             ("source", article.source), ("published", article.published), ("fetched", article.fetched_at),
             ("authors", ", ".join(article.authors)), ("language", article.language),
             ("text from", article.text_origin), ("categories", ", ".join(article.categories + article.site_tags)),
+            ("related", " · ".join(link.title for link in article.related_links)),
         ):
             meta.add_row(f"[dim]{key}[/dim]", escape(str(value if value not in (None, "") else "—")))
         if article.tags is not None:
@@ -130,6 +152,7 @@ def show(
             meta.add_row("[dim]jurisdictions[/dim]", escape(
                 ", ".join(tags.jurisdictions) + (f" (primary {tags.primary_jurisdiction})"
                                                  if tags.primary_jurisdiction else "")) or "—")
+            meta.add_row("[dim]mentioned[/dim]", escape(", ".join(tags.mentioned_jurisdictions) or "—"))
             meta.add_row("[dim]entities[/dim]", escape(", ".join(
                 f"{e.name} ({e.type}{', ' + e.jurisdiction if e.jurisdiction else ''})" for e in tags.entities)) or "—")
         console.print(meta)

@@ -119,6 +119,9 @@ class LoopbackSite:
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # headers and body go out in two writes: with Nagle's algorithm the body waits for the client's delayed
+            # ACK (~40 ms a response on a keep-alive connection), which real servers do not make clients wait for
+            disable_nagle_algorithm = True
 
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
                 site.arrivals.append((time.time(), "GET", self.path))

@@ -73,17 +73,17 @@ class Source(BaseModel):
             raise ValueError("at least 1 feed is required (or list sitemaps)")
         return feeds
 
-    @field_validator("sitemaps")
+    @field_validator("feeds", "sitemaps")
     @classmethod
-    def _sitemaps_are_web_urls(cls, sitemaps: list[str]) -> list[str]:
-        for index, url in enumerate(sitemaps):
+    def _web_urls(cls, urls: list[str], info: ValidationInfo) -> list[str]:
+        for index, url in enumerate(urls):
             try:
                 check_feed_url(url)
             except ValueError as exc:
-                raise ValueError(f"sitemaps[{index}] {url!r}: {exc}") from None
-        if len(set(sitemaps)) != len(sitemaps):
-            raise ValueError("the same sitemap URL is listed twice")
-        return sitemaps
+                raise ValueError(f"{info.field_name}[{index}] {url!r}: {exc}") from None
+        if len(set(urls)) != len(urls):
+            raise ValueError(f"the same {(info.field_name or 'URL').rstrip('s')} URL is listed twice")
+        return urls
 
     @field_validator("max_poll_interval")
     @classmethod
@@ -97,18 +97,6 @@ class Source(BaseModel):
     def urls(self) -> list[str]:
         """Everything polled for this source: its feeds, then its sitemaps."""
         return [*self.feeds, *(s for s in self.sitemaps if s not in self.feeds)]
-
-    @field_validator("feeds")
-    @classmethod
-    def _feeds_are_web_urls(cls, feeds: list[str]) -> list[str]:
-        for index, url in enumerate(feeds):
-            try:
-                check_feed_url(url)
-            except ValueError as exc:
-                raise ValueError(f"feeds[{index}] {url!r}: {exc}") from None
-        if len(set(feeds)) != len(feeds):
-            raise ValueError("the same feed URL is listed twice")
-        return feeds
 
 
 def check_feed_url(url: str) -> str:

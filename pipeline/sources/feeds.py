@@ -9,8 +9,10 @@ from __future__ import annotations
 import calendar
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 from urllib.parse import urljoin
 
@@ -18,6 +20,7 @@ import feedparser
 import lxml.html
 
 from ..errors import BAD_INPUT_ERRORS, FeedItemError, FeedParseError, InvalidURLError
+from ..extract.furniture import HTML, strip_link_furniture
 from ..fetch.guard import parse_url
 from ..models import FeedItem
 from ..urls import canonicalize_url
@@ -39,6 +42,7 @@ def html_to_text(html: str) -> str:
         return re.sub(r"<[^>]+>", " ", html).strip()
     for bad in root.xpath("//script|//style"):
         bad.drop_tree()
+    strip_link_furniture(root, HTML)  # "Related: <headline>" lines and link lists are other stories
     for element in root.iter(*_BLOCK_TAGS):
         element.tail = "\n" + (element.tail or "")
     lines = (" ".join(line.split()) for line in root.text_content().splitlines())
@@ -51,6 +55,19 @@ class ParsedFeed:
 
     items: list[FeedItem] = field(default_factory=list)
     skipped: list[FeedItemError] = field(default_factory=list)
+
+    def add(self, url: str, label: str, build: Callable[[], FeedItem | None]) -> None:
+        """Keep the item ``build`` makes, or skip it with the reason: one bad item costs only itself."""
+        try:
+            item = build()
+        except FeedItemError as exc:
+            self.skipped.append(exc)
+            return
+        except BAD_INPUT_ERRORS as exc:  # a value no field check foresaw: this item only
+            self.skipped.append(FeedItemError(url, label, None, f"{type(exc).__name__}: {exc}"))
+            return
+        if item is not None:
+            self.items.append(item)
 
 
 def parse_feed(content: bytes, url: str, content_type: str | None = None) -> list[FeedItem]:
@@ -82,16 +99,7 @@ def parse_feed_items(content: bytes, url: str, content_type: str | None = None) 
     result = ParsedFeed()
     for index, entry in enumerate(parsed.entries):
         label = _item_label(index, entry.get("id") or entry.get("link"))
-        try:
-            item = _item_from_entry(entry, url, language, label)
-        except FeedItemError as exc:
-            result.skipped.append(exc)
-            continue
-        except BAD_INPUT_ERRORS as exc:  # a value no field check foresaw: this item only
-            result.skipped.append(FeedItemError(url, label, None, f"{type(exc).__name__}: {exc}"))
-            continue
-        if item is not None:
-            result.items.append(item)
+        result.add(url, label, partial(_item_from_entry, entry, url, language, label))
     problem = parsed.get("bozo_exception")
     if not result.items and not result.skipped and parsed.bozo and not isinstance(problem, _HARMLESS):
         raise FeedParseError(url, f"malformed feed, no item could be read: {problem}")
@@ -260,20 +268,12 @@ def _parse_json_feed(content: bytes, url: str) -> ParsedFeed:
     result = ParsedFeed()
     for index, raw in enumerate(items):
         label = _item_label(index, raw.get("id") if isinstance(raw, dict) else None)
-        try:
-            if index in too_deep:
-                raise FeedItemError(url, label, None, f"nested deeper than {MAX_JSON_DEPTH} levels")
-            if not isinstance(raw, dict):
-                raise FeedItemError(url, label, None, f"must be an object, not {type(raw).__name__}")
-            item = _json_item(raw, url, label, language, feed_authors)
-        except FeedItemError as exc:
-            result.skipped.append(exc)
-            continue
-        except BAD_INPUT_ERRORS as exc:  # a value no field check foresaw: this item only
-            result.skipped.append(FeedItemError(url, label, None, f"{type(exc).__name__}: {exc}"))
-            continue
-        if item is not None:
-            result.items.append(item)
+        if index in too_deep:
+            result.skipped.append(FeedItemError(url, label, None, f"nested deeper than {MAX_JSON_DEPTH} levels"))
+        elif not isinstance(raw, dict):
+            result.skipped.append(FeedItemError(url, label, None, f"must be an object, not {type(raw).__name__}"))
+        else:
+            result.add(url, label, partial(_json_item, raw, url, label, language, feed_authors))
     return result
 
 

@@ -36,14 +36,15 @@ class ArticleWrite:
     def content_hash(self) -> str:
         return content_hash(self.article.title, self.article.text)
 
-    def to_stored(self, version: int) -> StoredArticle:
+    def to_stored(self, version: int, *, content_hash: str | None = None) -> StoredArticle:
+        """The stored record; pass ``content_hash`` when the caller computed it already (it hashes the text)."""
         return StoredArticle(
             **self.article.model_dump(),
             id=self.id,
             source=self.source,
             feed_url=self.feed_url,
             fetched_at=self.fetched_at,
-            content_hash=self.content_hash,
+            content_hash=content_hash or self.content_hash,
             version=version,
             tags=self.tags,
         )

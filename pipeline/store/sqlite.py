@@ -1,4 +1,7 @@
-"""The embedded store: one SQLite file (WAL) with FTS5/BM25 full-text search, article versions and feed state."""
+"""The embedded store: one SQLite file (WAL) with FTS5/BM25 full-text search, article versions and feed state.
+
+Tables and migrations: :mod:`pipeline.store.sqlite_schema` (each text stored once).
+"""
 
 from __future__ import annotations
 
@@ -12,95 +15,35 @@ from pathlib import Path
 from typing import Any, Self
 
 from ..errors import ArticleNotFoundError, RegwireError, StoreError
-from ..models import FeedState, SearchHit, SearchResult, StoredArticle, WriteOutcome
-from ..query import ParsedQuery, SearchQuery, Sort, Term
+from ..models import FeedState, SearchResult, StoredArticle, WriteOutcome
+from ..query import SearchQuery
 from ..tagging.models import Tags
 from .base import ArticleWrite, KnownArticle, WriteResult
+from .sqlite_query import fts_query
+from .sqlite_schema import SCHEMA, SCHEMA_VERSION, migrate
 
-SCHEMA_VERSION = 1
+__all__ = ["SCHEMA_VERSION", "SQLiteFile", "SQLiteStore", "connect", "safe_snippet"]
+
 #: BM25 column weights (title, text): a word in the title counts five times as much
 TITLE_WEIGHT, TEXT_WEIGHT = 5.0, 1.0
 #: snippet markers: control characters that never occur in extracted text, swapped for <mark> after escaping
 _OPEN, _CLOSE = "\x02", "\x03"
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS articles (
-    rowid INTEGER PRIMARY KEY,
-    id TEXT NOT NULL UNIQUE,
-    canonical_url TEXT NOT NULL UNIQUE,
-    source TEXT NOT NULL,
-    title TEXT NOT NULL,
-    text TEXT NOT NULL,
-    published TEXT,
-    fetched_at TEXT NOT NULL,
-    language TEXT,
-    content_hash TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    feed_updated TEXT,
-    relevance REAL,
-    doc TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS articles_published ON articles(published);
-CREATE INDEX IF NOT EXISTS articles_source ON articles(source);
-CREATE TABLE IF NOT EXISTS article_versions (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- a watermark: every new or changed article gets a higher seq
-    article_id TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    content_hash TEXT NOT NULL,
-    doc TEXT NOT NULL,
-    UNIQUE (article_id, version)
-);
-CREATE TABLE IF NOT EXISTS article_urls (  -- every canonical URL known to lead to an article
-    url TEXT PRIMARY KEY,
-    article_id TEXT NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS article_tags (
-    article_id TEXT NOT NULL,
-    kind TEXT NOT NULL,   -- topic | jurisdiction
-    value TEXT NOT NULL,
-    PRIMARY KEY (article_id, kind, value)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS article_tags_value ON article_tags(kind, value);
-CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts USING fts5(
-    title, text, content='articles', content_rowid='rowid',
-    tokenize='porter unicode61 remove_diacritics 2'
-);
-CREATE TRIGGER IF NOT EXISTS articles_ai AFTER INSERT ON articles BEGIN
-    INSERT INTO articles_fts(rowid, title, text) VALUES (new.rowid, new.title, new.text);
-END;
-CREATE TRIGGER IF NOT EXISTS articles_ad AFTER DELETE ON articles BEGIN
-    INSERT INTO articles_fts(articles_fts, rowid, title, text) VALUES ('delete', old.rowid, old.title, old.text);
-END;
-CREATE TRIGGER IF NOT EXISTS articles_au AFTER UPDATE OF title, text ON articles BEGIN
-    INSERT INTO articles_fts(articles_fts, rowid, title, text) VALUES ('delete', old.rowid, old.title, old.text);
-    INSERT INTO articles_fts(rowid, title, text) VALUES (new.rowid, new.title, new.text);
-END;
-CREATE TABLE IF NOT EXISTS feed_state (
-    feed_url TEXT PRIMARY KEY,
-    source TEXT NOT NULL,
-    doc TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
+#: an 8 MiB page cache (4x the default: the FTS5 merges of a batch and a search's pages stay in it, while a
+#: ``regwire run`` stays within its memory budget, bench/bench_ingest.py), temporary tables (a search's matches,
+#: facet GROUP BYs, sorts) in memory
+_PRAGMAS = ("PRAGMA cache_size=-8192", "PRAGMA temp_store=MEMORY")
+#: the whole record of an article row: its document with its text put back
+_FULL_DOC = "json_set(doc, '$.text', text)"
+
+
+def _marks(values: Sequence[Any]) -> str:
+    """``?,?,?``: one SQL parameter per value."""
+    return ",".join("?" * len(values))
 
 
 def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat() if value is not None else None
-
-
-def fts_expression(parsed: ParsedQuery) -> tuple[str | None, str | None]:
-    """(positive MATCH expression, excluded MATCH expression) for FTS5; each None when absent."""
-
-    def term(t: Term) -> str:
-        quoted = '"' + t.text.replace('"', '""') + '"'
-        return quoted + " *" if t.prefix else quoted
-
-    def group(terms: list[Term]) -> str:
-        return term(terms[0]) if len(terms) == 1 else "(" + " OR ".join(term(t) for t in terms) + ")"
-
-    positive = " AND ".join(group(g) for g in parsed.must) or None
-    negative = " OR ".join(term(t) for t in parsed.must_not) or None
-    return positive, negative
 
 
 def safe_snippet(raw: str) -> str:
@@ -116,6 +59,8 @@ def connect(path: Path) -> sqlite3.Connection:
     db.row_factory = sqlite3.Row
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
+    for pragma in _PRAGMAS:
+        db.execute(pragma)
     return db
 
 
@@ -172,8 +117,27 @@ class SQLiteStore(SQLiteFile):
     """Store protocol over SQLite. Safe to share between threads (one connection, serialised by a lock)."""
 
     def __init__(self, path: str | Path):
-        super().__init__(path, _SCHEMA)
-        self._query("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        super().__init__(path, SCHEMA)
+        with self._lock:
+            try:
+                migrate(self._db, self.path)
+            except sqlite3.Error as exc:
+                self._db.close()
+                raise StoreError(f"{self.path}: cannot migrate the store to schema version {SCHEMA_VERSION}:"
+                                 f" {exc}") from exc
+            except StoreError:
+                self._db.close()
+                raise
+        self._add_mentioned_rows()
+
+    def _add_mentioned_rows(self) -> None:
+        """Stores written before mentioned jurisdictions had rows get them from the stored tags, once."""
+        if self._query("SELECT 1 FROM meta WHERE key = 'mentioned_rows'"):
+            return
+        with self._transaction() as db:
+            db.execute("INSERT OR IGNORE INTO article_tags SELECT a.id, 'mentioned', j.value FROM articles a,"
+                       " json_each(a.doc, '$.tags.mentioned_jurisdictions') j WHERE j.type = 'text'")
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('mentioned_rows', '1')")
 
     # -- articles -------------------------------------------------------------------------------------------------
 
@@ -182,18 +146,19 @@ class SQLiteStore(SQLiteFile):
             return [self._write_one(write) for write in writes]
 
     def _write_one(self, write: ArticleWrite) -> WriteResult:
+        article_id = write.id  # a hash of the URL, like content_hash: computed once
         row = self._db.execute(
-            "SELECT id, version, content_hash FROM articles WHERE id = ?", (write.id,)).fetchone()
-        new_hash = write.content_hash
+            "SELECT id, version, content_hash FROM articles WHERE id = ?", (article_id,)).fetchone()
+        new_hash = write.content_hash  # hashed once per write
         if row is not None and row["content_hash"] == new_hash:
             if write.feed_updated is not None:
                 # not a new version: only remember that the feed's "updated" mark was seen
                 self._db.execute("UPDATE articles SET feed_updated = ? WHERE id = ?",
-                                 (_iso(write.feed_updated), write.id))
-            return WriteResult(write.id, WriteOutcome.UNCHANGED, row["version"])
+                                 (_iso(write.feed_updated), article_id))
+            return WriteResult(article_id, WriteOutcome.UNCHANGED, row["version"])
         version = 1 if row is None else row["version"] + 1
-        stored = write.to_stored(version)
-        doc = stored.model_dump_json()
+        stored = write.to_stored(version, content_hash=new_hash)
+        doc = stored.model_dump_json(exclude={"text"})
         values = (stored.title, stored.text, _iso(stored.published), _iso(stored.fetched_at), stored.language,
                   new_hash, version, _iso(write.feed_updated),
                   stored.tags.relevance if stored.tags else None, doc)
@@ -201,17 +166,20 @@ class SQLiteStore(SQLiteFile):
             self._db.execute(
                 "INSERT INTO articles (title, text, published, fetched_at, language, content_hash, version,"
                 " feed_updated, relevance, doc, id, canonical_url, source) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (*values, write.id, stored.canonical_url, stored.source))
-        else:
+                (*values, article_id, stored.canonical_url, stored.source))
+        else:  # the current version becomes a superseded one: its whole record moves to article_versions
+            self._db.execute(
+                f"UPDATE article_versions SET doc = (SELECT {_FULL_DOC} FROM articles WHERE id = ?)"
+                " WHERE article_id = ? AND version = ?", (article_id, article_id, row["version"]))
             self._db.execute(
                 "UPDATE articles SET title=?, text=?, published=?, fetched_at=?, language=?, content_hash=?,"
-                " version=?, feed_updated=?, relevance=?, doc=? WHERE id=?", (*values, write.id))
+                " version=?, feed_updated=?, relevance=?, doc=? WHERE id=?", (*values, article_id))
         self._db.executemany("INSERT OR IGNORE INTO article_urls VALUES (?, ?)",
-                             [(url, write.id) for url in {stored.canonical_url, *write.aliases}])
-        self._db.execute("INSERT INTO article_versions (article_id, version, content_hash, doc) VALUES (?,?,?,?)",
-                         (write.id, version, new_hash, doc))
-        self._replace_tags(write.id, stored.tags)
-        return WriteResult(write.id, WriteOutcome.NEW if row is None else WriteOutcome.UPDATED, version)
+                             [(url, article_id) for url in {stored.canonical_url, *write.aliases}])
+        self._db.execute("INSERT INTO article_versions (article_id, version, content_hash) VALUES (?,?,?)",
+                         (article_id, version, new_hash))
+        self._replace_tags(article_id, stored.tags)
+        return WriteResult(article_id, WriteOutcome.NEW if row is None else WriteOutcome.UPDATED, version)
 
     def _replace_tags(self, article_id: str, tags: Tags | None) -> None:
         self._db.execute("DELETE FROM article_tags WHERE article_id = ?", (article_id,))
@@ -219,6 +187,7 @@ class SQLiteStore(SQLiteFile):
             return
         rows = [(article_id, "topic", t) for t in tags.topics]
         rows += [(article_id, "jurisdiction", j) for j in tags.jurisdictions]
+        rows += [(article_id, "mentioned", j) for j in tags.mentioned_jurisdictions]
         self._db.executemany("INSERT OR IGNORE INTO article_tags VALUES (?,?,?)", rows)
 
     def set_tags(self, article_id: str, tags: Tags) -> None:
@@ -226,7 +195,7 @@ class SQLiteStore(SQLiteFile):
         stored.tags = tags
         with self._transaction() as db:
             db.execute("UPDATE articles SET doc = ?, relevance = ? WHERE id = ?",
-                       (stored.model_dump_json(), tags.relevance, article_id))
+                       (stored.model_dump_json(exclude={"text"}), tags.relevance, article_id))
             self._replace_tags(article_id, tags)
 
     def known_articles(self, canonical_urls: Sequence[str]) -> dict[str, KnownArticle]:
@@ -243,22 +212,24 @@ class SQLiteStore(SQLiteFile):
         return known
 
     def get_article(self, article_id: str) -> StoredArticle:
-        rows = self._query("SELECT doc FROM articles WHERE id = ?", (article_id,))
+        rows = self._query(f"SELECT {_FULL_DOC} AS doc FROM articles WHERE id = ?", (article_id,))
         if not rows:
-            rows = self._query("SELECT doc FROM articles WHERE id LIKE ? || '%' LIMIT 2", (article_id,))
+            rows = self._query(f"SELECT {_FULL_DOC} AS doc FROM articles WHERE id LIKE ? || '%' LIMIT 2",
+                               (article_id,))
             if len(rows) != 1:
                 raise ArticleNotFoundError(f"no article with id {article_id!r}")
         return StoredArticle.model_validate_json(rows[0]["doc"])
 
     def article_versions(self, article_id: str) -> list[StoredArticle]:
         current = self.get_article(article_id)
-        rows = self._query("SELECT doc FROM article_versions WHERE article_id = ? ORDER BY version", (current.id,))
-        return [StoredArticle.model_validate_json(r["doc"]) for r in rows]
+        rows = self._query("SELECT doc FROM article_versions WHERE article_id = ? AND version < ? AND doc IS NOT NULL"
+                           " ORDER BY version", (current.id, current.version))
+        return [*(StoredArticle.model_validate_json(r["doc"]) for r in rows), current]
 
     def iter_articles(self, batch_size: int = 500) -> Iterator[StoredArticle]:
         last = 0
         while True:
-            rows = self._query("SELECT rowid, doc FROM articles WHERE rowid > ? ORDER BY rowid LIMIT ?",
+            rows = self._query(f"SELECT rowid, {_FULL_DOC} AS doc FROM articles WHERE rowid > ? ORDER BY rowid LIMIT ?",
                                (last, batch_size))
             if not rows:
                 return
@@ -277,7 +248,8 @@ class SQLiteStore(SQLiteFile):
                 cursor = self._db.execute(
                     "DELETE FROM article_versions WHERE seq IN (SELECT v.seq FROM article_versions v"
                     " JOIN articles a ON a.id = v.article_id"
-                    " WHERE v.version < a.version AND json_extract(v.doc, '$.fetched_at') < ?)", (cutoff,))
+                    " WHERE v.version < a.version AND v.doc IS NOT NULL"
+                    " AND json_extract(v.doc, '$.fetched_at') < ?)", (cutoff,))
             except sqlite3.Error as exc:
                 raise StoreError(f"{self.path}: pruning versions failed: {exc}") from exc
         return cursor.rowcount
@@ -296,31 +268,17 @@ class SQLiteStore(SQLiteFile):
     # -- search ---------------------------------------------------------------------------------------------------
 
     def search(self, query: SearchQuery) -> SearchResult:
-        parsed = query.parsed()
-        positive, negative = fts_expression(parsed)
+        from .sqlite_search import run_search  # it imports this module's helpers
+
+        text = fts_query(query.parsed())
         where, params = self._filters(query)
-        if negative:
-            where.append("a.rowid NOT IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?)")
-            params.append(negative)
-        if positive:
-            base = "FROM articles_fts JOIN articles a ON a.rowid = articles_fts.rowid WHERE articles_fts MATCH ?"
-            params = [positive, *params]
-            score = f"-bm25(articles_fts, {TITLE_WEIGHT}, {TEXT_WEIGHT})"
-            snippet = f"snippet(articles_fts, 1, '{_OPEN}', '{_CLOSE}', '…', 40)"
-        else:
-            base = "FROM articles a WHERE 1"
-            score, snippet = "0.0", "substr(a.text, 1, 240)"
-        clause = "".join(f" AND {w}" for w in where)
-        # ties broken by id, so every backend returns the same order
-        order = f"{score} DESC, a.published DESC, a.id" if query.sort is Sort.RELEVANCE and positive else \
-            "a.published IS NULL, a.published DESC, a.id"
-        total = self._query(f"SELECT count(*) AS n {base}{clause}", params)[0]["n"]
-        rows = self._query(
-            f"SELECT a.id, a.doc, {score} AS score, {snippet} AS snippet {base}{clause} ORDER BY {order}"
-            " LIMIT ? OFFSET ?", [*params, query.limit, query.offset])
-        hits = [self._hit(row) for row in rows]
-        facets = self._facets(base, clause, params) if query.facets else {}
-        return SearchResult(total=total, hits=hits, facets=facets, query=query.model_dump(mode="json"))
+        where += text.where
+        params += text.params
+        with self._lock:
+            try:
+                return run_search(self._db, query, text.match, where, params)
+            except sqlite3.Error as exc:
+                raise StoreError(f"{self.path}: {exc}") from exc
 
     def _filters(self, query: SearchQuery) -> tuple[list[str], list[Any]]:
         where: list[str] = []
@@ -345,42 +303,14 @@ class SQLiteStore(SQLiteFile):
         if query.min_relevance is not None:
             where.append("a.relevance >= ?")
             params.append(query.min_relevance)
-        for kind, values in (("topic", query.topics), ("jurisdiction", query.jurisdictions)):
+        # subjects only, unless the query also wants the articles that merely name the jurisdiction
+        roles = ("jurisdiction", "mentioned") if query.include_mentions else ("jurisdiction",)
+        for kinds, values in ((("topic",), query.topics), (roles, query.jurisdictions)):
             if values:  # any of the values (OR within a filter, AND across filters)
-                where.append(f"a.id IN (SELECT article_id FROM article_tags WHERE kind = ? AND value IN"
-                             f" ({','.join('?' * len(values))}))")
-                params.extend([kind, *values])
+                where.append(f"a.id IN (SELECT article_id FROM article_tags WHERE kind IN ({_marks(kinds)})"
+                             f" AND value IN ({_marks(values)}))")
+                params.extend([*kinds, *values])
         return where, params
-
-    def _facets(self, base: str, clause: str, params: list[Any]) -> dict[str, dict[str, int]]:
-        matching = f"SELECT a.id {base}{clause}"
-        facets: dict[str, dict[str, int]] = {}
-        for name, sql in (
-            ("source", f"SELECT a.source AS k, count(*) AS n {base}{clause} GROUP BY k ORDER BY n DESC, k"),
-            ("day", f"SELECT substr(a.published, 1, 10) AS k, count(*) AS n {base}{clause}"
-                    " AND a.published IS NOT NULL GROUP BY k ORDER BY k"),
-            ("language", f"SELECT a.language AS k, count(*) AS n {base}{clause} AND a.language IS NOT NULL"
-                         " GROUP BY k ORDER BY n DESC, k"),
-        ):
-            facets[name] = {r["k"]: r["n"] for r in self._query(sql, params)}
-        for kind, name in (("topic", "topic"), ("jurisdiction", "jurisdiction")):
-            rows = self._query(
-                f"SELECT value AS k, count(*) AS n FROM article_tags WHERE kind = ? AND article_id IN ({matching})"
-                " GROUP BY k ORDER BY n DESC, k", [kind, *params])
-            facets[name] = {r["k"]: r["n"] for r in rows}
-        return facets
-
-    @staticmethod
-    def _hit(row: sqlite3.Row) -> SearchHit:
-        stored = StoredArticle.model_validate_json(row["doc"])
-        tags = stored.tags
-        return SearchHit(
-            id=stored.id, score=round(float(row["score"]), 4), title=stored.title, url=stored.canonical_url,
-            source=stored.source, published=stored.published, language=stored.language,
-            snippet=safe_snippet(row["snippet"] or ""),
-            topics=tags.topics if tags else [], jurisdictions=tags.jurisdictions if tags else [],
-            relevance=tags.relevance if tags else None,
-        )
 
     # -- feed state -----------------------------------------------------------------------------------------------
 

@@ -31,16 +31,24 @@ STOPWORDS = frozenset(
 _log1p = math.log1p
 
 
+#: marks a word of the headline: a headline word says what the story is about more than a body word does
+TITLE_MARK = "^"
+
+
 def words(folded_title: str, folded_text: str, max_chars: int) -> set[str]:
-    """The distinct words of a folded title and the first ``max_chars`` characters of a folded text."""
-    found = set(folded_title.split())
+    """The distinct words of a folded title and the first ``max_chars`` characters of a folded text, and each title
+    word again with :data:`TITLE_MARK` in front."""
+    title = folded_title.split()
+    found = set(title)
     found.update(folded_text[:max_chars].split())
+    found.update([TITLE_MARK + w for w in title])
     return found
 
 
 def word_features(found_words: set[str]) -> dict[str, float]:
     """``w:<word>`` for every word that is not a stopword or a number (training; tagging looks words up directly)."""
-    return {"w:" + w: 1.0 for w in found_words if w not in STOPWORDS and not w.isdigit()}
+    return {"w:" + w: 1.0 for w in found_words
+            if (bare := w.removeprefix(TITLE_MARK)) not in STOPWORDS and not bare.isdigit()}
 
 
 def dense_features(stats: dict[str, TopicStats], cues: RelevanceCues) -> dict[str, float]:
@@ -68,7 +76,9 @@ def topic_features(st: TopicStats, total: float, threshold: float, rules: set[in
     are passing words ("licensed exchange").
     """
     features = {"p:" + phrase: 1.0 for phrase in st.phrases}
-    features["unruled"] = _log1p(sum(1 for name, i in st.sentences if name == "text" and i not in rules))
+    unruled = sum(1 for name, i in st.sentences if name == "text" and i not in rules)
+    features["unruled"] = _log1p(unruled)
+    features["ruled"] = _log1p(len(st.sentences) - unruled)
     return features | {
         "score": _log1p(st.score),
         "share": st.score / total if total else 0.0,

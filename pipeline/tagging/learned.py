@@ -134,8 +134,9 @@ class TaggerModel:
     def strongest_words(self, topic: str, words: Iterable[str], n: int = 3) -> list[tuple[str, float]]:
         """The ``n`` words (of the model's vocabulary) that raise ``topic`` most: its word evidence."""
         column = self._columns[topic]
-        found = heapq.nlargest(n, [w for w in words if w in column], key=lambda w: (column[w], w))
-        return [(w, column[w]) for w in found]
+        # (weight, word) pairs compare natively: no key function called per word
+        found = heapq.nlargest(n, [(column[w], w) for w in words if w in column])
+        return [(w, weight) for weight, w in found]
 
     # ------------------------------------------------------------------ files
     def dump(self, directory: str | Path) -> None:

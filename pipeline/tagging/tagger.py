@@ -19,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .context import ScannedField, scan
-from .features import dense_features, jurisdiction_features, topic_features, words
+from .features import TITLE_MARK, dense_features, jurisdiction_features, topic_features, words
 from .language import SAMPLE as LANGUAGE_SAMPLE
 from .language import detect_language
 from .learned import ARTICLE_MODELS, TaggerModel, sigmoid
@@ -78,6 +78,11 @@ class Tagger:
         self._mentions = MentionScanner(self.taxonomy)
         self._rules = RuleLayer(self.taxonomy, self._mentions.authorities)
         self.max_chars = self.model.max_chars if self.model is not None else _RULES_MAX_CHARS
+        # each model's decision threshold as a log-odds shift, computed once instead of per label
+        self._shift: dict[str, float] = {}
+        if self.model is not None:
+            self._shift = {name: _logit(m.threshold) for name, m in self.model.article.items()}
+            self._shift["jurisdiction"] = _logit(self.model.jurisdiction.threshold)
 
     # ------------------------------------------------------------------ evidence
     def analyse(self, title: str, text: str) -> Analysis:
@@ -102,8 +107,8 @@ class Tagger:
         model = self.model
         present = model.vocabulary.intersection(a.words)
         logits = model.article_logits(present, dense_features(a.topics, a.cues))
-        relevance_model = model.article[ARTICLE_MODELS[_RELEVANCE]]
-        relevance = _calibrated(logits[_RELEVANCE], relevance_model.threshold)
+        shift = self._shift
+        relevance = sigmoid(logits[_RELEVANCE] - shift[ARTICLE_MODELS[_RELEVANCE]])
         confidence: dict[str, float] = {}
         topics: list[str] = []
         topic_words: dict[str, list[tuple[str, float]]] = {}
@@ -113,7 +118,7 @@ class Tagger:
             for i, topic in enumerate(TOPICS):
                 st = a.topics.get(topic)
                 own = topic_features(st, total, self._s.topic_threshold, rules) if st is not None else {}
-                p = _calibrated(model.topic_logit(topic, logits[i], own), model.article[topic].threshold)
+                p = sigmoid(model.topic_logit(topic, logits[i], own) - shift[topic])
                 if p >= 0.5:
                     topics.append(topic)
                     confidence[f"topic:{topic}"] = round(p, 4)
@@ -127,7 +132,8 @@ class Tagger:
         model = self.model.jurisdiction
         candidates = a.jurisdictions.candidates
         features = jurisdiction_features(candidates, len(a.fields[1].text), self._s.jurisdiction_threshold)
-        probability = {code: _calibrated(model.logit(f), model.threshold) for code, f in features.items()}
+        shift = self._shift["jurisdiction"]
+        probability = {code: sigmoid(model.logit(f) - shift) for code, f in features.items()}
         subjects = sorted((c for c in candidates if relevant and probability[c] >= 0.5),
                           key=lambda c: -probability[c])
         mentioned = sorted((c for c in candidates if c not in subjects), key=lambda c: -probability[c])
@@ -209,10 +215,10 @@ class Tagger:
         return top
 
 
-def _calibrated(logit: float, threshold: float) -> float:
-    """The probability shifted so that the model's decision threshold sits at 0.5."""
-    shift = math.log(threshold / (1.0 - threshold))
-    return sigmoid(logit - shift)
+def _logit(threshold: float) -> float:
+    """The log-odds of a decision threshold: a model's logit minus this, through the sigmoid, is the probability
+    shifted so that the threshold sits at 0.5 (what ``relevance`` and ``confidence`` report)."""
+    return math.log(threshold / (1.0 - threshold))
 
 
 def _match(label: str, f: ScannedField, hit, weight: float, feature: str) -> dict:
@@ -228,10 +234,11 @@ def _word_matches(topic: str, found: list[tuple[str, float]], fields: list[Scann
     """The words that raised a topic, at their first occurrence, with what they added to its log-odds."""
     matches = []
     for word, weight in found:
-        for f in fields:
-            at = _word_at(f.folded, word)
+        bare = word.removeprefix(TITLE_MARK)
+        for f in fields if bare == word else fields[:1]:  # a marked word is a headline word
+            at = _word_at(f.folded, bare)
             if at >= 0:
-                matches.append({"label": f"topic:{topic}", "phrase": f.text[at:at + len(word)], "offset": at,
+                matches.append({"label": f"topic:{topic}", "phrase": f.text[at:at + len(bare)], "offset": at,
                                 "weight": round(weight, 3), "field": f.name, "feature": "w:" + word})
                 break
     return matches

@@ -1,5 +1,5 @@
 """What a task needs, opened once and closed together: the settings, the backend (article and alert stores), the
-fetcher and the tagger. The command line and the Airflow tasks open one the same way::
+fetcher, the tagger and the extraction workers. The command line and the Airflow tasks open one the same way::
 
     with task_context(settings) as ctx:
         report = poll_source(ctx, source)
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from ..fetch import Fetcher
     from ..store.base import Store
     from ..tagging import Tagger
+    from .workers import ExtractionPool
 
 #: ``tagger=`` default: the tagger the settings name (``tagging.taxonomy``); pass None to index untagged
 DEFAULT: Any = object()
@@ -36,10 +37,11 @@ def utc_now() -> datetime:
 
 class TaskContext:
     def __init__(self, settings: Settings, *, backend: Backend | None = None, fetcher: Fetcher | None = None,
+                 extraction: ExtractionPool | None = None,
                  tagger: Tagger | None = DEFAULT, clock: Callable[[], datetime] = utc_now,
                  rng: random.Random | None = None):
         self.settings, self.clock, self.rng = settings, clock, rng or random.Random()
-        self._given: dict[str, Any] = {"backend": backend, "fetcher": fetcher}
+        self._given: dict[str, Any] = {"backend": backend, "fetcher": fetcher, "extraction": extraction}
         self._tagger = tagger
         self._opened: list[Any] = []
         #: serialises store writes of threads polling several sources in one process
@@ -68,6 +70,22 @@ class TaskContext:
             fetcher = Fetcher(self.settings)
             self._opened.append(fetcher)
         return fetcher
+
+    @cached_property
+    def extraction(self) -> ExtractionPool:
+        """The worker processes that extract and tag pages (``schedule.extract_workers``), with this context's
+        tagger: the settings' taxonomy by default, the given tagger (pickled to each worker), or none."""
+        pool = self._given["extraction"]
+        if pool is None:
+            from .workers import ExtractionPool, TaggerSpec
+
+            if self._tagger is DEFAULT:
+                spec = TaggerSpec(taxonomy=self.settings.tagging.taxonomy)
+            else:
+                spec = TaggerSpec(tagger=self._tagger, enabled=self._tagger is not None)
+            pool = ExtractionPool(self.settings.schedule.extract_workers, tagger=spec)
+            self._opened.append(pool)
+        return pool
 
     @cached_property
     def tagger(self) -> Tagger | None:

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from ..errors import FeedItemError
 from ..fetch import FetchResult
 from ..models import FeedItem, FeedState
-from ..sources import Source, parse_feed_items
+from ..sources import Source
 from ..sources.adaptive import (
     Bounds,
     PollInterval,
@@ -26,6 +26,7 @@ from ..sources.adaptive import (
 )
 from ..sources.sitemaps import read_sitemap
 from .context import TaskContext
+from .workers import parse_feed_in_worker
 
 
 @dataclass
@@ -55,7 +56,8 @@ def read_document(ctx: TaskContext, source: Source, state: FeedState, result: Fe
                             max_children=ctx.settings.schedule.sitemap_max_children,
                             seen_children=state.sitemap_children)
         return Document(read.items, read.dates, errors=read.errors, sitemap_children=read.children)
-    parsed = parse_feed_items(result.content, result.final_url, result.headers.get("content-type"))
+    parsed = ctx.extraction.call(parse_feed_in_worker, result.content, result.final_url,
+                                 result.headers.get("content-type"), what=state.feed_url)  # lxml: in a worker
     hint, hint_source = feed_hint(result.content)
     items = parsed.items
     return Document(items, [i.published or i.updated for i in items], hint, hint_source, skipped=list(parsed.skipped))

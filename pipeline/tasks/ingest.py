@@ -10,14 +10,15 @@ import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from ..errors import RegwireError
-from ..extract import extract_article, reconcile_dates
+from ..errors import ExtractionWorkerError, RegwireError
 from ..logs import log_context
 from ..models import Article, FeedItem, WriteOutcome
 from ..sources import Source
 from ..store.base import ArticleWrite
+from ..tagging.models import Tags
 from .context import TaskContext
 from .report import SourceReport
+from .workers import WorkerState
 
 log = logging.getLogger("regwire.ingest")
 
@@ -71,7 +72,7 @@ def _articles_to_write(ctx: TaskContext, source: Source, items: list[FeedItem],
             continue
         with log_context(article=item.url, stage="fetch"):
             try:
-                article = fetch_article(ctx, item, source)
+                article, tags = fetch_article(ctx, item, source)
             except RegwireError as exc:  # transient: retried on later polls; permanent: given up, reason recorded
                 failures += exc.transient
                 if exc.transient:
@@ -80,36 +81,59 @@ def _articles_to_write(ctx: TaskContext, source: Source, items: list[FeedItem],
                 report.errors.append(f"{item.url}: {'will retry' if exc.transient else 'given up'}: {exc}")
                 log.info("article %s skipped: %s", item.url, exc, extra=exc.at(article=item.url).where())
                 continue
-        tags = ctx.tagger.tag(article.title, article.text) if ctx.tagger else None
         writes.append(ArticleWrite(article=article, source=source.name, fetched_at=ctx.clock(),
                                    feed_url=item.feed_url, tags=tags, feed_updated=item.updated,
                                    aliases=[item.canonical_url]))
     return writes, failures
 
 
-def fetch_article(ctx: TaskContext, item: FeedItem, source: Source) -> Article:
-    """The article behind a feed item: its page extracted, or the feed's own full text when that is better."""
-    feed_text = item.content if len(item.content) >= MIN_FEED_CONTENT else ""
-    article: Article | None
+def fetch_article(ctx: TaskContext, item: FeedItem, source: Source) -> tuple[Article, Tags | None]:
+    """The article behind a feed item (its page extracted, or the feed's own full text when that is better) and its
+    tags. The page is fetched here; extraction and tagging run in a worker process (:mod:`.workers`)."""
+    has_feed_text = len(item.content) >= MIN_FEED_CONTENT
+    content, final_url, content_type = None, item.url, ""
     try:
         page = ctx.fetcher.get(item.url, obey_robots=True)
-        article = extract_article(page.content, page.final_url, content_type=page.headers.get("content-type", ""))
-    except RegwireError:  # robots.txt, fetch or extraction: the feed's full text is the fallback
-        if not feed_text:
+        content, final_url, content_type = page.content, page.final_url, page.headers.get("content-type", "")
+    except RegwireError:  # robots.txt or fetch: the feed's full text is the fallback
+        if not has_feed_text:
             raise
-        article = None
+    try:
+        return ctx.extraction.call(article_and_tags, item, content, final_url, content_type, source.language,
+                                   what=item.url)
+    except ExtractionWorkerError:  # the page crashed its worker: the feed's full text still makes the article
+        if not has_feed_text or content is None:
+            raise
+        return ctx.extraction.call(article_and_tags, item, None, final_url, "", source.language, what=item.url)
+
+
+def article_and_tags(state: WorkerState, item: FeedItem, content: bytes | None, final_url: str, content_type: str,
+                     source_language: str | None) -> tuple[Article, Tags | None]:
+    """Extract the fetched page (None: it could not be fetched), fall back to the feed's full text, tag the result.
+    Runs in an extraction worker."""
+    from ..extract import extract_article, reconcile_dates  # trafilatura loads in the workers, not the poller
+
+    feed_text = item.content if len(item.content) >= MIN_FEED_CONTENT else ""
+    article: Article | None = None
+    if content is not None:
+        try:
+            article = extract_article(content, final_url, content_type=content_type)
+        except RegwireError:  # the feed's full text is the fallback
+            if not feed_text:
+                raise
     if article is None or len(article.text) < FEED_CONTENT_RATIO * len(feed_text):
         article = _from_feed(item, feed_text, article)
-    return article.model_copy(update={
+    article = article.model_copy(update={
         "title": article.title or item.title,
         "summary": article.summary or item.summary,
         "authors": article.authors or item.authors,
         "published": reconcile_dates(article.published, item.published),
-        "language": article.language or item.language or source.language,
+        "language": article.language or item.language or source_language,
         "categories": article.categories or item.categories,
         "image": article.image or item.image,
         "truncated": article.truncated or item.truncated,
     })
+    return article, state.tagger.tag(article.title, article.text) if state.tagger else None
 
 
 def _from_feed(item: FeedItem, feed_text: str, page: Article | None) -> Article:

@@ -59,7 +59,8 @@ def poll_sources(ctx: TaskContext, sources: Sequence[Source], *, force: bool = F
     across them: they share one fetcher and its host slots)."""
     enabled = [s for s in sources if s.enabled]
     workers = max(1, min(ctx.settings.schedule.workers, len(enabled) or 1))
-    ctx.fetcher, ctx.tagger, ctx.store  # noqa: B018 - open them once here, not in racing threads
+    ctx.fetcher, ctx.store  # noqa: B018 - open them once here, not in racing threads
+    ctx.extraction.start()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="regwire-source") as pool:
         return list(pool.map(lambda s: poll_source(ctx, s, force=force), enabled))
 

@@ -2,207 +2,96 @@
 
 from __future__ import annotations
 
-import html
-import threading
-from collections.abc import AsyncIterator, Callable
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, date, datetime, time
-from typing import Annotated, Any
-from urllib.parse import urlencode
+from typing import Any
 
-from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi import FastAPI, Request
+from fastapi.params import Depends
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from markupsafe import Markup
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from ..errors import ArticleNotFoundError, QuerySyntaxError
+from ..errors import ConfigError, StoreError
 from ..metrics import registry_for
-from ..models import StoredArticle
-from ..query import SearchQuery, Sort
 from ..store.backend import Backend
-from ..store.base import Store
+from . import api, docs, pages
+from .present import evidence, safe_href, safe_snippet
+from .security import add_security
+from .state import BackendHolder, store_failure
 from .templates import render
 
-PAGE_SIZE = 20
-MAX_PAGE_SIZE = 100
-Q = Annotated[str, Query(max_length=500)]
-Many = Annotated[list[str] | None, Query()]
-#: dates come from <input type="date">: "" means no bound; parsed by _parse_day so the page can show the error
-Day = Annotated[str, Query(max_length=32)]
-Limit = Annotated[int, Query(ge=0, le=MAX_PAGE_SIZE)]
-Offset = Annotated[int, Query(ge=0)]
-FACETS = ("topic", "jurisdiction", "source")
-#: characters of article text shown around each piece of tag evidence
-EVIDENCE_CONTEXT = 80
+log = logging.getLogger("regwire.web")
+
+#: the presentation helpers are re-exported for callers of the former single-module app
+__all__ = ["create_app", "evidence", "safe_href", "safe_snippet"]
 
 
-def safe_snippet(snippet: str) -> Markup:
-    """A store snippet as markup: everything escaped (again) except the ``<mark>`` highlighting.
-
-    Snippets are HTML-safe by the store contract; this does not trust that: the text is unescaped once and escaped
-    again, so an unescaped ``<img>`` from a backend still renders as text.
-    """
-    escaped = html.escape(html.unescape(snippet), quote=True)
-    return Markup(escaped.replace("&lt;mark&gt;", "<mark>").replace("&lt;/mark&gt;", "</mark>"))
-
-
-def safe_href(url: str | None) -> str | None:
-    """Only http(s) links are rendered as links (no ``javascript:`` from a feed)."""
-    if url and url.lower().startswith(("http://", "https://")):
-        return url
-    return None
+def _store_failure_handler(request: Request, exc: Exception) -> Response:
+    """A store that cannot be opened or read (read-only, corrupt, engine down): 503 with the reason, no traceback."""
+    status, reason = store_failure(exc)
+    log.warning("store failure on %s: %s", request.url.path, exc)
+    if request.url.path.startswith(str(request.scope.get("root_path", "")).rstrip("/") + "/api/"):
+        return JSONResponse({"detail": reason}, status_code=status)
+    base = str(request.scope.get("root_path", "")).rstrip("/")
+    return HTMLResponse(render("unavailable.html", base=base, title=request.app.title, reason=reason, status=status),
+                        status_code=status)
 
 
-def evidence(article: StoredArticle) -> list[dict[str, Any]]:
-    """Each tag match with the words around it in the title or text, for the detail page."""
-    rows = []
-    for match in (article.tags.matches if article.tags else []):
-        source = article.title if match.field == "title" else article.text
-        start, end = match.offset, match.offset + len(match.phrase)
-        if not (0 <= start <= len(source)):
-            start, end = 0, 0
-        rows.append({
-            "label": match.label, "phrase": match.phrase, "field": match.field, "weight": match.weight,
-            "before": source[max(0, start - EVIDENCE_CONTEXT):start], "found": source[start:end],
-            "after": source[end:end + EVIDENCE_CONTEXT],
-        })
-    return rows
-
-
-def _day(value: date | None, end: bool = False) -> datetime | None:
-    if value is None:
-        return None
-    return datetime.combine(value, time.max if end else time.min, tzinfo=UTC)
-
-
-def _parse_day(value: str, name: str) -> date | None:
-    value = value.strip()
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise ValueError(f"{name}: {value!r} is not a date (YYYY-MM-DD)") from exc
-
-
-def _clean(values: list[str] | None) -> list[str]:
-    return [v for v in (values or []) if v.strip()]
-
-
-def create_app(backend_factory: Callable[[], Backend], *, title: str = "regwire news search") -> FastAPI:  # noqa: C901 -- routes being split out (issue 13)
-    """The search app over the backend ``backend_factory`` opens (once, on first use; stores are thread-safe)."""
-    lock = threading.Lock()
-    holder: dict[str, Backend] = {}
-
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        with lock:
-            if "backend" in holder:
-                holder.pop("backend").close()
-
-    app = FastAPI(title=title, docs_url="/api/docs", openapi_url="/api/openapi.json", redoc_url=None,
-                  lifespan=lifespan)
-
-    def backend() -> Backend:
-        with lock:
-            if "backend" not in holder:
-                holder["backend"] = backend_factory()
-            return holder["backend"]
-
-    def store() -> Store:
-        return backend().articles
-
-    metrics = registry_for(backend)
+def _add_metrics(app: FastAPI, holder: BackendHolder) -> None:
+    metrics = registry_for(holder.backend)
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus_metrics() -> Response:
         """Prometheus metrics read from the store's feed state and the alert delivery log."""
         return Response(generate_latest(metrics), media_type=CONTENT_TYPE_LATEST)
 
-    def build_query(q: str, topic: list[str] | None, jurisdiction: list[str] | None, source: list[str] | None,
-                    language: list[str] | None, since_text: str, until_text: str, sort: Sort, limit: int,
-                    offset: int) -> SearchQuery:
-        """The SearchQuery for request parameters; raises ValueError on a bad date."""
-        since, until = _parse_day(since_text, "since"), _parse_day(until_text, "until")
-        return SearchQuery(q=q.strip(), topics=_clean(topic), jurisdictions=_clean(jurisdiction),
-                           sources=_clean(source), languages=_clean(language), since=_day(since),
-                           until=_day(until, end=True), sort=sort, limit=limit, offset=offset)
 
-    @app.get("/api/health")
-    def health() -> dict[str, Any]:
-        return {"status": "ok", "articles": store().count_articles()}
+def create_app(backend_factory: Callable[[], Backend], *, title: str = "regwire news search",
+               allowed_hosts: Sequence[str] | None = None, dependencies: Sequence[Depends] = (),
+               unauthenticated: Callable[[Request], Response | None] | None = None) -> FastAPI:
+    """The search app over the backend ``backend_factory`` opens (once, on first use).
 
-    @app.get("/api/search")
-    def api_search(q: Q = "", topic: Many = None, jurisdiction: Many = None, source: Many = None,
-                   language: Many = None, since: Day = "", until: Day = "", sort: Sort = Sort.RELEVANCE,
-                   limit: Limit = PAGE_SIZE, offset: Offset = 0) -> JSONResponse:
-        try:
-            query = build_query(q, topic, jurisdiction, source, language, since, until, sort, limit, offset)
-        except ValueError as exc:
-            raise HTTPException(422, str(exc)) from exc
-        try:
-            result = store().search(query)
-        except QuerySyntaxError as exc:
-            raise HTTPException(400, str(exc)) from exc
-        return JSONResponse(result.model_dump(mode="json"))
+    ``allowed_hosts``: Host header allow-list (``regwire serve``); ``dependencies`` run before every route, page,
+    API, docs and static files alike (the Airflow plugin passes Airflow's authentication); ``unauthenticated``
+    turns a 401 on a page into a response of its own (a redirect to a login page).
+    """
+    holder = BackendHolder(backend_factory)
 
-    @app.get("/api/articles/{article_id}")
-    def api_article(article_id: str) -> JSONResponse:
-        try:
-            article = store().get_article(article_id)
-        except ArticleNotFoundError as exc:
-            raise HTTPException(404, f"no article {article_id}") from exc
-        return JSONResponse(article.model_dump(mode="json"))
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        holder.close()
 
-    @app.get("/", response_class=HTMLResponse)
-    def page(request: Request, q: Q = "", topic: Many = None, jurisdiction: Many = None, source: Many = None,
-             since: Day = "", until: Day = "", sort: Sort = Sort.RELEVANCE,
-             offset: Offset = 0) -> HTMLResponse:
-        base = request.scope.get("root_path", "").rstrip("/")
-        error, result = None, None
-        try:
-            query = build_query(q, topic, jurisdiction, source, None, since, until, sort, PAGE_SIZE, offset)
-        except ValueError as exc:  # a bad date: show the form with the error, search without the dates
-            error = str(exc)
-            query = build_query(q, topic, jurisdiction, source, None, "", "", sort, PAGE_SIZE, offset)
-        try:
-            result = store().search(query)
-        except QuerySyntaxError as exc:
-            error = str(exc)
-            result = None
-        selected = {"topic": query.topics, "jurisdiction": query.jurisdictions, "source": query.sources}
-        facets = []
-        for name in FACETS:
-            counts = dict((result.facets.get(name) if result else None) or {})
-            for value in selected[name]:  # a selected value stays visible (and un-checkable) even at zero hits
-                counts.setdefault(value, 0)
-            facets.append({"name": name, "options": [{"value": v, "count": n, "checked": v in selected[name]}
-                                                    for v, n in counts.items()]})
-        params = [("q", query.q), *[(k, v) for k, vs in selected.items() for v in vs],
-                  ("since", since.strip()), ("until", until.strip()), ("sort", sort.value)]
-        pages = {}
-        if result and offset > 0:
-            pages["previous"] = f"{base}/?" + urlencode([*params, ("offset", max(0, offset - PAGE_SIZE))])
-        if result and offset + PAGE_SIZE < result.total:
-            pages["next"] = f"{base}/?" + urlencode([*params, ("offset", offset + PAGE_SIZE)])
-        hits = [{"hit": h, "snippet": safe_snippet(h.snippet), "href": f"{base}/articles/{h.id}"}
-                for h in (result.hits if result else [])]
-        body = render("search.html", base=base, title=title, q=query.q, since=since.strip(), until=until.strip(),
-                      sort=sort.value, error=error, result=result, hits=hits, facets=facets, pages=pages, offset=offset)
-        return HTMLResponse(body, status_code=400 if error else 200)
-
-    @app.get("/articles/{article_id}", response_class=HTMLResponse)
-    def article_page(request: Request, article_id: str) -> HTMLResponse:
-        base = request.scope.get("root_path", "").rstrip("/")
-        try:
-            article = store().get_article(article_id)
-        except ArticleNotFoundError:
-            return HTMLResponse(render("missing.html", base=base, title=title, article_id=article_id),
-                                status_code=404)
-        paragraphs = [p for p in article.text.split("\n") if p.strip()]
-        return HTMLResponse(render("article.html", base=base, title=title, article=article,
-                                   href=safe_href(article.canonical_url), paragraphs=paragraphs,
-                                   evidence=evidence(article)))
-
+    app = FastAPI(title=title, docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan,
+                  dependencies=list(dependencies))
+    app.state.holder = holder
+    add_security(app, allowed_hosts)
+    app.add_exception_handler(StoreError, _store_failure_handler)
+    app.add_exception_handler(ConfigError, _store_failure_handler)
+    if unauthenticated is not None:
+        _add_login_redirect(app, unauthenticated)
+    _add_metrics(app, holder)
+    for router in (api.router, pages.router, docs.router):
+        app.include_router(router)
     return app
+
+
+def _add_login_redirect(app: FastAPI, unauthenticated: Callable[[Request], Response | None]) -> None:
+    from fastapi import HTTPException
+    from fastapi.exception_handlers import http_exception_handler
+
+    async def on_http_error(request: Request, exc: Any) -> Response:
+        if isinstance(exc, HTTPException) and exc.status_code == 401 and _is_page(request):
+            response = unauthenticated(request)
+            if response is not None:
+                return response
+        return await http_exception_handler(request, exc)
+
+    app.add_exception_handler(HTTPException, on_http_error)
+
+
+def _is_page(request: Request) -> bool:
+    """A browser page (not the API, a static file or the metrics a scraper reads)."""
+    path = request.url.path.removeprefix(str(request.scope.get("root_path", "")).rstrip("/"))
+    return request.method == "GET" and not path.startswith(("/api/", "/static/", "/metrics"))

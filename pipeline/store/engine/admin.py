@@ -66,6 +66,19 @@ class IndexAdmin:
                 req("PUT", f"/{index}/_mapping", {"properties": body["mappings"]["properties"]})
         if not req("HEAD", f"/_alias/{names.articles}"):
             self._create_index(names.articles_physical(1), {"aliases": {names.articles: {"is_write_index": True}}})
+        else:
+            self._add_article_fields()
+
+    def _add_article_fields(self) -> None:
+        """Fields added to the article mapping since the live indices were created (``mentioned_jurisdictions``,
+        ``related_links``) are added in place, so that documents carrying them are not rejected before an
+        ``index migrate``; a field whose definition changed is left to ``index migrate`` (``status`` lists it)."""
+        req, names = self.session.req, self.session.names
+        live = req("GET", f"/{names.articles}/_mapping")
+        have = set().union(*((body.get("mappings") or {}).get("properties", {}) for body in live.values()))
+        missing = {name: spec for name, spec in ARTICLE_MAPPINGS["properties"].items() if name not in have}
+        if missing:
+            req("PUT", f"/{names.articles}/_mapping", {"properties": missing})
 
     def _create_index(self, index: str, body: dict[str, Any]) -> None:
         try:

@@ -10,8 +10,8 @@ from typing import Any
 from ...models import StoredArticle
 
 #: article doc fields that are not part of StoredArticle (denormalised for search, aggregations and bookkeeping)
-SEARCH_ONLY_FIELDS = ("urls", "topics", "jurisdictions", "primary_jurisdiction", "entities", "relevance",
-                      "feed_updated", "created_seq", "seq")
+SEARCH_ONLY_FIELDS = ("urls", "topics", "jurisdictions", "mentioned_jurisdictions", "primary_jurisdiction", "entities",
+                      "relevance", "feed_updated", "created_seq", "seq")
 
 
 def iso(value: datetime | None) -> str | None:
@@ -27,6 +27,7 @@ def article_extras(stored: StoredArticle, *, urls: Iterable[str], feed_updated: 
         "urls": sorted(set(urls)),
         "topics": tags.topics if tags else [],
         "jurisdictions": tags.jurisdictions if tags else [],
+        "mentioned_jurisdictions": tags.mentioned_jurisdictions if tags else [],
         "primary_jurisdiction": tags.primary_jurisdiction if tags else None,
         "entities": [e.model_dump(mode="json") for e in tags.entities] if tags else [],
         "relevance": tags.relevance if tags else None,
@@ -54,7 +55,7 @@ def article_json(stored: StoredArticle, **extras: Any) -> str:
 def tag_fields(tags: Any) -> dict[str, Any]:
     """The partial update that re-tags an article doc."""
     return {"tags": tags.model_dump(mode="json"), "topics": tags.topics, "jurisdictions": tags.jurisdictions,
-            "primary_jurisdiction": tags.primary_jurisdiction,
+            "mentioned_jurisdictions": tags.mentioned_jurisdictions, "primary_jurisdiction": tags.primary_jurisdiction,
             "entities": [e.model_dump(mode="json") for e in tags.entities], "relevance": tags.relevance}
 
 

@@ -42,10 +42,11 @@ ARTICLE_MAPPINGS: dict[str, Any] = {
         "published": {"type": "date"}, "fetched_at": {"type": "date"}, "feed_updated": {"type": "date"},
         "authors": _KW, "language": _KW, "categories": _KW, "site_tags": _KW,
         "image": {"type": "keyword", "index": False, "doc_values": False},
+        "related_links": _STORED_ONLY,  # other stories linked from the body: returned, never searched
         "sitename": _KW, "text_origin": _KW, "source": _KW, "feed_url": _KW, "truncated": {"type": "boolean"},
         "content_hash": _KW, "version": {"type": "integer"}, "created_seq": {"type": "long"},
         "seq": {"type": "long"},  # the change watermark of the current version
-        "topics": _KW, "jurisdictions": _KW, "primary_jurisdiction": _KW,
+        "topics": _KW, "jurisdictions": _KW, "mentioned_jurisdictions": _KW, "primary_jurisdiction": _KW,
         "entities": {"properties": {"name": _KW, "type": _KW, "jurisdiction": _KW}},
         "relevance": {"type": "float"},
         "tags": _STORED_ONLY,  # the full tag record (matches, offsets): returned, never searched
