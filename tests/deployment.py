@@ -22,6 +22,9 @@ SHARED_ENV: dict[str, str] = {
     # behind one worker's prefetched tasks
     "AIRFLOW__CELERY__WORKER_PREFETCH_MULTIPLIER": "1",
     "AIRFLOW__CELERY__WORKER_CONCURRENCY": "{worker_concurrency}",
+    # extraction in the task's own process: under Celery's prefork pool a task is a daemonic process, which may not
+    # start regwire's extraction worker processes ("daemonic processes are not allowed to have children")
+    "REGWIRE_EXTRACT_WORKERS": "0",
     "REGWIRE_SEARCH_URL": "{search_url}",
     "REGWIRE_SEARCH_ENGINE": "{search_engine}",
     # per-host politeness shared by every worker on every machine
