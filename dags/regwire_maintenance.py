@@ -6,7 +6,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
-from pipeline.airflow_helper import MAINTENANCE_SCHEDULE, default_args, retention_days, task_settings
+from pipeline.airflow_helper import MAINTENANCE_SCHEDULE, default_args, retention_days, sources_file, task_settings
 
 
 @dag(
@@ -25,12 +25,14 @@ from pipeline.airflow_helper import MAINTENANCE_SCHEDULE, default_args, retentio
 def regwire_maintenance():
     @task
     def maintain() -> dict:
+        from pipeline.sources import load_sources
         from pipeline.tasks import maintenance, task_context
 
         context = get_current_context()
         with task_context(task_settings(), tagger=None) as ctx:
+            sources = load_sources(sources_file(context["params"]) or ctx.settings.sources)
             return maintenance(ctx, retention_days=retention_days(context["params"]),
-                               now=context["dag_run"].run_after)
+                               now=context["dag_run"].run_after, sources=sources)
 
     maintain()
 

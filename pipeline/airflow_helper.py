@@ -1,4 +1,5 @@
-"""regwire's Airflow adapter: the one module of the package that imports Airflow (as dlt does with
+"""regwire's Airflow adapter: the one module of the package that imports Airflow (with its event trigger,
+:mod:`pipeline.airflow_trigger`, which the triggerer imports by class path) (as dlt does with
 ``dlt.helpers.airflow_helper``). The DAG files in ``dags/`` and the plugin in ``plugins/`` import it; the rest of
 ``pipeline`` never imports Airflow, so the library runs and is tested without it. It is part of the installed
 package, so every Airflow entry point (scheduler, dag-processor, ``airflow dags list-import-errors``, workers) imports
@@ -19,6 +20,8 @@ from environment variables so the dag-processor never talks to the database for 
     REGWIRE_FETCH_POOL           the pool that caps parallel source polls (default "regwire_fetch")
     REGWIRE_MAINTENANCE_SCHEDULE cron for regwire_maintenance (default "@daily")
     REGWIRE_OPS_CHANNELS         apprise URLs (comma-separated, ``${ENV}`` secrets) told when a task fails for good
+    REGWIRE_WATCH                "on" gives the feed-changes asset one watcher per enabled source (default "off")
+    REGWIRE_WATCH_INTERVAL       seconds between two watches of a source's feeds in the triggerer (default 60)
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import Asset, BaseHook, BaseNotifier, RetryDecision, RetryPolicy, Variable
+from airflow.sdk import Asset, AssetWatcher, BaseHook, BaseNotifier, RetryDecision, RetryPolicy, Variable
 from airflow.sdk.exceptions import AirflowNotFoundException
 
 if TYPE_CHECKING:
@@ -38,6 +41,7 @@ if TYPE_CHECKING:
 ARTICLES = Asset(name="regwire_articles", uri="regwire://articles")
 
 SEARCH_CONN_ID = "regwire_search"
+FEED_CHANGES_NAME, FEED_CHANGES_URI = "regwire_feed_changes", "regwire://feed-changes"
 SOURCES_VARIABLE = "regwire_sources_file"
 RETENTION_VARIABLE = "regwire_retention_days"
 
@@ -61,6 +65,8 @@ POLL_MAX_RETRY_DELAY = _seconds("REGWIRE_POLL_MAX_RETRY_DELAY", 900)
 TASK_TIMEOUT = _seconds("REGWIRE_TASK_TIMEOUT", 1800)
 FETCH_POOL = os.environ.get("REGWIRE_FETCH_POOL", "regwire_fetch")
 MAINTENANCE_SCHEDULE = _schedule("REGWIRE_MAINTENANCE_SCHEDULE", "@daily")
+WATCH = os.environ.get("REGWIRE_WATCH", "off").strip().lower() in ("1", "on", "true", "yes")
+WATCH_INTERVAL = float(os.environ.get("REGWIRE_WATCH_INTERVAL", "60"))
 
 #: SourceReport fields sent to StatsD as regwire.source.<field> (tagged with the source)
 OUTCOME_FIELDS = ("polled", "not_modified", "new", "updated", "failed", "article_errors", "skipped")
@@ -219,3 +225,61 @@ def record_outcome(report: Mapping[str, Any]) -> None:
                      tags={"source": report["source"]})
     except Exception:  # noqa: BLE001 - metrics must never fail a poll
         log.debug("StatsD counters not sent", exc_info=True)
+
+
+# -- watch, then work -----------------------------------------------------------------------------------------------
+
+def feed_watchers(sources_path: str | None = None, interval: float | None = None) -> list[AssetWatcher]:
+    """One watcher per enabled source with feeds (sitemaps stay with regwire_poll), each a
+    :class:`~pipeline.airflow_trigger.FeedChangeTrigger` on the source's feeds. Read at parse time from the sources
+    file (``REGWIRE_SOURCES`` / the packaged catalog): a file, never the database."""
+    from .airflow_trigger import FeedChangeTrigger
+    from .settings import load_settings
+    from .sources import load_sources
+
+    path = sources_path or load_settings().sources
+    return [AssetWatcher(name=f"regwire_watch_{source.name}",
+                         trigger=FeedChangeTrigger(source.name, source.feeds, interval or WATCH_INTERVAL))
+            for source in load_sources(path) if source.enabled and source.feeds]
+
+
+def feed_changes_asset(watch: bool = WATCH) -> Asset:
+    """The asset the watchers feed: events with ``extra["payload"] = {"source", "feed", ...}`` for changed feeds.
+    Without ``watch`` it has no watchers (nothing runs in the triggerer; runs are started by hand or by WebSub)."""
+    watchers = feed_watchers() if watch else []
+    return Asset(name=FEED_CHANGES_NAME, uri=FEED_CHANGES_URI, watchers=watchers)
+
+
+def feed_changes_event(source: str, feed: str) -> bool:
+    """Record an event on ``regwire_feed_changes`` from inside the api-server (a WebSub push the plugin's app
+    received), with the payload a watcher's event carries, so ``regwire_watch`` ingests the source. False (logged)
+    when the asset is not known yet (regwire_watch not parsed): the timetable poll picks the change up."""
+    from airflow.assets.manager import AssetManager
+    from airflow.models.asset import AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        asset = session.scalar(select(AssetModel).where(AssetModel.name == FEED_CHANGES_NAME))
+        if asset is None:
+            log.warning("websub push for %s (%s) not recorded: asset %s unknown (is regwire_watch deployed?)",
+                        source, feed, FEED_CHANGES_NAME)
+            return False
+        event = AssetManager.register_asset_change(
+            asset=asset, session=session,
+            extra={"from_websub": True, "payload": {"source": source, "feed": feed, "via": "websub"}})
+        return event is not None
+
+
+def changed_sources(triggering_events: Any, params: Mapping[str, Any]) -> list[str]:
+    """The sources a feed-changes run must ingest: those named by its triggering asset events (the trigger's payload
+    is the event's ``extra["payload"]``), else by the run's ``changes`` param (the same payloads, for manual runs and
+    tests). Order kept, each source once."""
+    payloads: list[Any] = []
+    for events in (triggering_events or {}).values():
+        for event in events:
+            extra = event.extra if isinstance(event.extra, dict) else {}
+            payloads.append(extra.get("payload", extra))
+    payloads += list(params.get("changes") or [])
+    names = [p["source"] for p in payloads if isinstance(p, dict) and isinstance(p.get("source"), str)]
+    return list(dict.fromkeys(names))

@@ -90,6 +90,9 @@ class StoredArticle(Article):
     content_hash: str
     version: int = 1
     tags: Tags | None = None
+    #: the story this article belongs to: the id of the story's first article (pipeline.stories); None for
+    #: records from before stories, until the store clusters them
+    story_id: str | None = None
 
 
 class WriteOutcome(StrEnum):
@@ -156,6 +159,24 @@ class SearchHit(Record):
     topics: list[str] = Field(default_factory=list)
     jurisdictions: list[str] = Field(default_factory=list)
     relevance: float | None = None
+    #: the hit's story (see StoredArticle.story_id) and how many stored articles that story has ("N sources")
+    story_id: str | None = None
+    story_size: int = 1
+
+
+class Story(Record):
+    """One entry of a stories timeline: near-duplicate articles of several sources, clustered at ingest."""
+
+    story_id: str  #: the id of the story's first article
+    title: str  #: the first article's title
+    url: str | None = None
+    size: int  #: articles of the story within the timeline's filters
+    sources: list[str]
+    first_seen: datetime
+    last_seen: datetime
+    article_ids: list[str]
+    topics: list[str] = Field(default_factory=list)
+    jurisdictions: list[str] = Field(default_factory=list)
 
 
 class SearchResult(Record):

@@ -95,6 +95,9 @@ class ScheduleSettings(_Group):
     #: processes that extract and tag fetched pages (``REGWIRE_EXTRACT_WORKERS``; the core count by default);
     #: 0 extracts in the polling process itself, one page at a time
     extract_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=0, le=64)
+    #: WebSub: the public base URL of the app serving ``/websub/`` (``regwire serve``, or the api-server's
+    #: ``/regwire-websub``); hubs call it. Unset: no subscriptions, feeds are polled (or watched) only
+    websub_callback: str | None = Field(None, pattern=r"^https?://", max_length=2000)
 
     @field_validator("max_poll_interval")
     @classmethod

@@ -4,6 +4,8 @@
   behind Airflow's own authentication on every route (pages, API, docs, static files): the api-server's JWT, from the
   UI's session cookie or an ``Authorization: Bearer`` header, as for Airflow's REST API. Without one the API answers
   401 and a page redirects to Airflow's login.
+* WebSub: a second app at ``/regwire-websub`` (no Airflow login: hubs authenticate with the subscription's
+  HMAC) turns a verified push into an event on ``regwire_feed_changes``.
 * ``external_views``: a "News search" entry in the UI's Browse menu pointing at ``/regwire/``.
 * ``listeners``: :class:`PollFailureListener` counts every failed ``regwire_poll`` ``source.poll`` map index per
   source, also failures the task's own metrics hook never saw (a bad sources file, a crash): a log line and the
@@ -19,10 +21,11 @@ import logging
 
 from airflow.listeners import hookimpl
 from airflow.plugins_manager import AirflowPlugin
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
 from pipeline.web import create_app
+from pipeline.web.websub import set_notification_handler, websub_router
 
 log = logging.getLogger("regwire.airflow.plugin")
 
@@ -60,6 +63,20 @@ search_app = create_app(_open_backend, dependencies=[Depends(_airflow_user_requi
                         unauthenticated=_login_redirect)
 
 
+def _websub_event(source: str, topic: str) -> None:
+    from pipeline.airflow_helper import feed_changes_event
+
+    feed_changes_event(source, topic)
+
+
+# a WebSub push received by the api-server becomes an event on regwire_feed_changes (regwire_watch ingests it)
+set_notification_handler(_websub_event)
+#: hubs cannot log in to Airflow: the callbacks live in their own app, authenticated by each subscription's HMAC
+WEBSUB_PREFIX = "/regwire-websub"
+websub_app = FastAPI(title="regwire WebSub callbacks", docs_url=None, redoc_url=None, openapi_url=None)
+websub_app.include_router(websub_router())
+
+
 class PollFailureListener:
     """Per-source failure counts for the poll DAG, wherever its tasks fail."""
 
@@ -81,7 +98,8 @@ class PollFailureListener:
 class RegwirePlugin(AirflowPlugin):
     name = "regwire"
     listeners = [PollFailureListener()]
-    fastapi_apps = [{"app": search_app, "url_prefix": URL_PREFIX, "name": "regwire news search"}]
+    fastapi_apps = [{"app": search_app, "url_prefix": URL_PREFIX, "name": "regwire news search"},
+                    {"app": websub_app, "url_prefix": WEBSUB_PREFIX, "name": "regwire websub callbacks"}]
     external_views = [{
         "name": "News search",
         "href": URL_PREFIX + "/",

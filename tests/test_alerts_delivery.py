@@ -6,6 +6,7 @@ on a loopback webhook, or a recording sender where only the bookkeeping is under
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -57,7 +58,14 @@ def stores(settings):
         yield store, alerts
 
 
+def distinct_tail(slug: str) -> str:
+    """Words only this slug's article has: the articles of these tests are distinct events, so each must stay its own
+    story (alerts fire once per story, docs/stories.md); the same slug keeps its tail across versions."""
+    return " ".join(hashlib.sha1(f"{slug}:{i}".encode()).hexdigest()[:10] for i in range(80))
+
+
 def write(store: SQLiteStore, slug: str, title: str, text: str = KZ_TEXT) -> str:
+    text = f"{text}\n{distinct_tail(slug)}"
     article = Article(url=f"http://127.0.0.1/{slug}", canonical_url=f"http://127.0.0.1/{slug}", title=title,
                       text=text, published=T0 - timedelta(hours=1))
     tags = default_tagger().tag(title, text)

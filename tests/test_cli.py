@@ -48,7 +48,8 @@ def test_search_json_is_stable(demo_home):
     assert set(data) == {"total", "hits", "facets", "query"}
     first = data["hits"][0]
     assert set(first) == {"id", "score", "title", "url", "source", "published", "language", "snippet", "topics",
-                          "jurisdictions", "relevance"}
+                          "jurisdictions", "relevance", "story_id", "story_size"}
+    assert first["story_size"] >= 1 and first["story_id"]
     assert first["title"].startswith("Kazakhstan ready to legalize")
     assert data["facets"]["source"]
 

@@ -22,7 +22,8 @@ REPO = Path(__file__).resolve().parents[1]
 DAGS = REPO / "dags"
 AIRFLOW = REPO / ".venv" / "bin" / "airflow"
 DEMO_SOURCES = REPO / "pipeline" / "demo" / "sources.yaml"
-DAG_IDS = {"regwire_poll", "regwire_alerts", "regwire_alert_delivery", "regwire_quality", "regwire_maintenance"}
+DAG_IDS = {"regwire_poll", "regwire_alerts", "regwire_alert_delivery", "regwire_quality", "regwire_maintenance",
+           "regwire_watch"}
 
 
 
@@ -283,25 +284,28 @@ def test_airflow_cli_parses_every_dag_without_errors(airflow_home: Path, tmp_pat
 PLUGIN_SCRIPT = """
     import json
     from airflow import plugins_manager
-    from fastapi import FastAPI
+    from airflow.api_fastapi.app import create_app
     from fastapi.testclient import TestClient
     plugins_manager.ensure_plugins_loaded()  # Airflow's own loading from the plugins folder, no sys.path set-up
     assert not plugins_manager.get_import_errors(), plugins_manager.get_import_errors()
     [plugin] = [p for p in plugins_manager._get_plugins()[0] if p.name == "regwire"]
-    host = FastAPI()
     app = plugin.fastapi_apps[0]
-    host.mount(app["url_prefix"], app["app"])
-    client = TestClient(host)
-    page = client.get(app["url_prefix"] + "/", params={"q": "anything"})
+    client = TestClient(create_app(apps="all"))  # the api-server's own app, with Airflow's login in front
+    token = client.post("/auth/token", json={"username": "admin", "password": "admin"}).json()["access_token"]
+    signed_in = {"Authorization": "Bearer " + token}
+    page = client.get(app["url_prefix"] + "/", params={"q": "anything"}, headers=signed_in)
     print("RESULT " + json.dumps({"prefix": app["url_prefix"], "views": plugin.external_views,
-        "health": client.get(app["url_prefix"] + "/api/health").json(), "page": page.status_code,
-        "form_action": 'action="/regwire/"' in page.text}))
+        "health": client.get(app["url_prefix"] + "/api/health", headers=signed_in).json(),
+        "page": page.status_code, "form_action": 'action="/regwire/"' in page.text}))
 """
 
 
 @needs_airflow
 def test_plugin_mounts_search_app_and_links_it(airflow_home: Path, tmp_path: Path) -> None:
-    result = _run_python(PLUGIN_SCRIPT, _airflow_env(airflow_home, tmp_path / "rw"))
+    env = _airflow_env(airflow_home, tmp_path / "rw", AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin",
+                       AIRFLOW__LOGGING__LOGGING_LEVEL="WARNING")
+    (airflow_home / "simple_auth_manager_passwords.json.generated").write_text('{"admin": "admin"}')
+    result = _run_python(PLUGIN_SCRIPT, env, timeout=180)
     assert result["prefix"] == "/regwire"
     assert result["health"] == {"status": "ok", "articles": 0}
     assert result["page"] == 200 and result["form_action"]

@@ -45,7 +45,7 @@ def demo_sources(tmp_path: Path, site: LoopbackSite) -> Path:
 
 def test_the_library_outside_the_adapter_never_imports_airflow() -> None:
     offenders = [str(p.relative_to(REPO)) for p in (REPO / "pipeline").rglob("*.py")
-                 if p.name != "airflow_helper.py" and ("import airflow" in p.read_text()
+                 if p.name not in ("airflow_helper.py", "airflow_trigger.py") and ("import airflow" in p.read_text()
                                                        or "from airflow" in p.read_text())]
     assert offenders == []
     code = "import sys, pipeline.tasks, pipeline.cli; print(any(m.split('.')[0] == 'airflow' for m in sys.modules))"

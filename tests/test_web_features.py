@@ -32,14 +32,22 @@ from pipeline.web.present import highlight, query_terms, trim_snippet
 LONG_TEXT = ("Regulators in Kazakhstan published stablecoin licensing rules for exchanges operating from the AIFC. "
              "The rules cover custody, reserves, disclosures and the handling of customer complaints in detail. ") * 3
 
+
+
+def distinct_tail(n: int, words: int = 80) -> str:
+    """Words no other article has (five letters, unique per article), so each article is a story of its own."""
+    return " ".join("".join(chr(97 + ((n * 1000 + i) // 26 ** k) % 26) for k in range(5)) for i in range(words))
+
+
 #: a source name a spreadsheet would run as a formula
 ODD_SOURCE = "=cmd|' /C calc'!A0"
 
 
 def _article(store: SQLiteStore, n: int, *, day: int, relevance: float, jurisdiction: str, source: str,
-             topic: str, title: str | None = None, text: str = LONG_TEXT, authors: list[str] | None = None,
+             topic: str, title: str | None = None, text: str | None = None, authors: list[str] | None = None,
              entities: tuple[str, ...] = ("AIFC",)) -> str:
     url = f"https://news.example/{n}"
+    text = text if text is not None else f"{LONG_TEXT}\n{distinct_tail(n)}."
     tags = Tags(topics=[topic], jurisdictions=[jurisdiction], primary_jurisdiction=jurisdiction,
                 mentioned_jurisdictions=["UA"] if n % 2 else [],
                 entities=[Entity(name=e, type="regulator", jurisdiction="KZ") for e in entities], relevance=relevance,

@@ -82,22 +82,33 @@ def _now(now: datetime | None) -> datetime:
     return (now or datetime.now(UTC)).astimezone(UTC)
 
 
-def pending_for(alerts: Sequence[Alert], evaluation: Evaluation, store: Store,
-                now: datetime) -> list[PendingDelivery]:
-    """The delivery rows an evaluation asks for (article snapshots taken now)."""
+def pending_for(alerts: Sequence[Alert], evaluation: Evaluation, store: Store, now: datetime,
+                stories: AlertStore | None = None) -> list[PendingDelivery]:
+    """The delivery rows an evaluation asks for (article snapshots taken now). With ``stories``, an alert fires once
+    per story: an article of a story whose first matching article the alert delivered is folded, not sent."""
     by_name = {a.name: a for a in alerts}
     articles: dict[str, Any] = {}
+    for article_id in {i for found in evaluation.matches.values() for i in found}:
+        try:
+            articles[article_id] = store.get_article(article_id)
+        except ArticleNotFoundError:  # deleted between search and now
+            articles[article_id] = None
+
+    def head_first(item: tuple[str, str]) -> bool:
+        # several articles of one story in a batch: the story's first article is the one delivered (a stable sort:
+        # otherwise the evaluation's order stays)
+        stored = articles[item[0]]
+        return stored is None or stored.story_id not in (None, stored.id)
+
     pending = []
     for name, found in evaluation.matches.items():
         alert = by_name[name]
-        for article_id, snippet in found.items():
-            if article_id not in articles:
-                try:
-                    articles[article_id] = store.get_article(article_id)
-                except ArticleNotFoundError:  # deleted between search and now
-                    articles[article_id] = None
+        for article_id, snippet in sorted(found.items(), key=head_first):
             stored = articles[article_id]
             if stored is None:
+                continue
+            if stories is not None and stored.story_id and not stories.claim_story(
+                    alert.name, stored.story_id, article_id, now):
                 continue
             matched = snapshot(stored, alert, plain_snippet(snippet) if snippet else None)
             key = str(stored.version) if alert.updates else "any"
@@ -125,7 +136,7 @@ def evaluate_and_deliver(store: Store, alert_store: AlertStore, article_ids: Seq
         report.evaluator, report.evaluation_seconds = evaluation.method, round(evaluation.seconds, 4)
         report.matches = evaluation.match_count
         report.evaluation_errors = dict(evaluation.errors)
-        pending = pending_for(alerts, evaluation, store, now)
+        pending = pending_for(alerts, evaluation, store, now, alert_store)
         report.recorded = alert_store.record(pending, now)
         report.duplicates = len(pending) - report.recorded
         log.info("alerts: %d alert(s) × %d article(s) by %s: %d match(es), %d new delivery row(s)",

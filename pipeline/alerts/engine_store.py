@@ -2,6 +2,8 @@
 
     <prefix>-alert-definitions    one document per alert, id = name
     <prefix>-alert-deliveries     one document per (alert, article, version or 'any', channel), id = hash of those
+    <prefix>-alert-stories        once per story: the article an alert delivers for a story (id = hash of alert and
+                                  story, created once), and the articles folded into it (id = hash with the article)
 
 Exactly-once recording uses ``create`` (HTTP 409 when the document exists). Claims use optimistic concurrency:
 due rows are read with ``seq_no_primary_term`` and leased with ``if_seq_no``/``if_primary_term``, so when two workers
@@ -49,6 +51,7 @@ class EngineAlertStore:
         self.client, self.prefix, self.owns_client = client, prefix, owns_client
         self.definitions = f"{prefix}-alert-definitions"
         self.log = f"{prefix}-alert-deliveries"
+        self.stories = f"{prefix}-alert-stories"
         self._ensure()
 
     def close(self) -> None:
@@ -68,6 +71,7 @@ class EngineAlertStore:
                        "state": _KW, "attempts": {"type": "integer"}, "seq": {"type": "long"},
                        "created_at": _DATE, "next_try": _DATE, "lease_until": _DATE, "sent_at": _DATE,
                        "last_error": {"type": "keyword", "index": False, "doc_values": False}, "article": _STORED},
+            self.stories: {"alert": _KW, "story_id": _KW, "article_id": _KW, "role": _KW, "recorded_at": _DATE},
         }
         for index, properties in bodies.items():
             if self.client.request("HEAD", f"/{index}"):
@@ -132,6 +136,34 @@ class EngineAlertStore:
             raise AlertStoreError(f"{self.definitions}: stored alert cannot be read: {problems}") from exc
 
     # -- deliveries -----------------------------------------------------------------------------------------------
+
+    def claim_story(self, alert: str, story_id: str, article_id: str, now: datetime) -> bool:
+        """See :meth:`AlertStore.claim_story`: the first ``create`` of the (alert, story) document wins."""
+        key = hashlib.sha1(f"{alert}\x1f{story_id}".encode()).hexdigest()
+        doc = {"alert": alert, "story_id": story_id, "article_id": article_id, "role": "delivered",
+               "recorded_at": _iso(now)}
+        try:
+            self.client.request("PUT", f"/{self.stories}/_create/{key}", params={"refresh": "wait_for"}, body=doc)
+            return True
+        except SearchEngineRequestError as exc:
+            if exc.status != 409:
+                raise
+        holder = self.client.request("GET", f"/{self.stories}/_doc/{key}")["_source"]["article_id"]
+        if holder == article_id:
+            return True
+        fold = hashlib.sha1(f"{alert}\x1f{story_id}\x1f{article_id}".encode()).hexdigest()
+        self.client.request("PUT", f"/{self.stories}/_doc/{fold}", params={"refresh": "wait_for"},
+                            body={**doc, "role": "folded"})
+        return False
+
+    def folded(self, alert: str) -> dict[str, list[str]]:
+        body = {"size": MAX_ROWS, "query": {"bool": {"filter": [{"term": {"alert": alert}},
+                                                                 {"term": {"role": "folded"}}]}},
+                "sort": [{"story_id": "asc"}, {"recorded_at": "asc"}, {"article_id": "asc"}]}
+        out: dict[str, list[str]] = {}
+        for hit in self.client.request("POST", f"/{self.stories}/_search", body=body)["hits"]["hits"]:
+            out.setdefault(hit["_source"]["story_id"], []).append(hit["_source"]["article_id"])
+        return out
 
     def record(self, pending: Iterable[PendingDelivery], now: datetime) -> int:
         base = int(now.timestamp() * 1_000_000) * 1000

@@ -48,6 +48,14 @@ CREATE TABLE IF NOT EXISTS alert_deliveries (
 );
 CREATE INDEX IF NOT EXISTS alert_deliveries_due ON alert_deliveries(state, next_try);
 CREATE INDEX IF NOT EXISTS alert_deliveries_alert ON alert_deliveries(alert, id);
+CREATE TABLE IF NOT EXISTS alert_story_articles (  -- once per story: which article of a story an alert delivers
+    alert TEXT NOT NULL,
+    story_id TEXT NOT NULL,
+    article_id TEXT NOT NULL,
+    role TEXT NOT NULL,             -- delivered | folded (a later article of a story the alert delivered already)
+    recorded_at TEXT NOT NULL,
+    PRIMARY KEY (alert, story_id, article_id)
+) WITHOUT ROWID;
 """
 
 OPEN_STATES = (DeliveryState.PENDING.value, DeliveryState.FAILED.value)
@@ -79,6 +87,13 @@ class AlertStore(Protocol):
     def list_alerts(self, *, enabled_only: bool = False) -> list[Alert]: ...
 
     def remove_alert(self, name: str) -> None: ...
+
+    def claim_story(self, alert: str, story_id: str, article_id: str, now: datetime) -> bool:
+        """Alerts fire once per story: True when ``article_id`` is (or now becomes) the article ``alert`` delivers
+        for ``story_id``; False when another article holds it (this one is recorded as folded into the story)."""
+
+    def folded(self, alert: str) -> dict[str, list[str]]:
+        """story id → the articles ``alert`` folded into a story it had delivered already."""
 
     def record(self, pending: Iterable[PendingDelivery], now: datetime) -> int:
         """Insert rows that do not exist yet (exactly-once key); returns how many were new."""
@@ -152,6 +167,26 @@ class SQLiteAlertStore(SQLiteFile):
             raise AlertStoreError(f"{self.path}: stored alert cannot be read: {problems}") from exc
 
     # -- deliveries -----------------------------------------------------------------------------------------------
+
+    def claim_story(self, alert: str, story_id: str, article_id: str, now: datetime) -> bool:
+        """True when ``article_id`` is the article ``alert`` delivers for ``story_id`` (the first one to claim it);
+        False when another article of the story holds it (this one is recorded as folded into the story)."""
+        def work(db: sqlite3.Connection) -> bool:
+            holder = db.execute("SELECT article_id FROM alert_story_articles WHERE alert = ? AND story_id = ? AND"
+                                " role = 'delivered'", (alert, story_id)).fetchone()
+            role = "delivered" if holder is None or holder["article_id"] == article_id else "folded"
+            db.execute("INSERT OR IGNORE INTO alert_story_articles VALUES (?,?,?,?,?)",
+                       (alert, story_id, article_id, role, _iso(now)))
+            return role == "delivered"
+        return bool(self._run(work))
+
+    def folded(self, alert: str) -> dict[str, list[str]]:
+        """story id → the articles of it that ``alert`` did not deliver again, because it delivered the story."""
+        out: dict[str, list[str]] = {}
+        for row in self._query("SELECT story_id, article_id FROM alert_story_articles WHERE alert = ? AND"
+                               " role = 'folded' ORDER BY story_id, recorded_at, article_id", (alert,)):
+            out.setdefault(row["story_id"], []).append(row["article_id"])
+        return out
 
     def record(self, pending: Iterable[PendingDelivery], now: datetime) -> int:
         """Record deliveries to make, once: rows that exist already are left alone. Returns how many were new."""

@@ -13,6 +13,7 @@ from .run import run
 from .search import SEARCH_CONTEXT, retag, search, show
 from .serve import serve
 from .sources import sources_app
+from .stories import stories
 
 app = typer.Typer(help="regwire: crypto-regulation news ingestion.", no_args_is_help=True)
 
@@ -33,7 +34,7 @@ def _main(
     """regwire: crypto-regulation news ingestion."""
 
 
-for command in (run, search, show, retag, demo, serve):
+for command in (run, search, show, retag, stories, demo, serve):
     app.command(context_settings=SEARCH_CONTEXT if command is search else None)(command)
 app.add_typer(sources_app, name="sources")
 app.add_typer(alerts_app, name="alerts")

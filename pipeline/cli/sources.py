@@ -171,3 +171,41 @@ def sources_discover(
         typer.echo(as_yaml(found), nl=False)
     if not any(f.use for f in (*found.feeds, *found.sitemaps)):
         raise typer.Exit(1)
+
+
+@sources_app.command("websub")
+def sources_websub(
+    callback: Annotated[str | None, typer.Option("--callback", help="public base URL of the app serving /websub/ "
+                                                 "(default REGWIRE_WEBSUB_CALLBACK)")] = None,
+    sources: SourcesOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Subscribe to the WebSub hubs the feeds advertise and renew leases that end within a day (run it daily, with
+    ``regwire serve`` answering the hubs at the callback URL)."""
+    settings = cli_settings()
+    base = callback or settings.schedule.websub_callback
+    if not base or not base.startswith(("http://", "https://")):
+        raise fail("no callback URL: pass --callback https://your-host or set REGWIRE_WEBSUB_CALLBACK")
+    from ..store.websub import SubscriptionStore
+    from ..tasks.websub import renew_websub_leases, subscribe_source
+
+    with cli_errors():
+        configured = [s for s in load_sources(sources or settings.sources) if s.enabled]
+        with cli_context(settings) as ctx:
+            renewed = renew_websub_leases(ctx, base)
+            for source in configured:
+                subscribe_source(ctx, source, base)
+        store = SubscriptionStore.in_home(settings.home)
+        rows: list[dict[str, Any]] = [{"source": s.source, "topic": s.topic, "hub": s.hub, "state": s.state,
+                 "expires": s.expires_at.isoformat() if s.expires_at else None, "reason": s.reason,
+                 "notifications": s.notifications, "ignored": s.rejected} for s in store.all()]
+        store.close()
+    if as_json:
+        emit_json({"renewed": [s.topic for s in renewed], "subscriptions": rows})
+        return
+    table = Table("source", "topic", "hub", "state", "lease ends", "pushes", "ignored")
+    for r in rows:
+        table.add_row(escape(r["source"]), escape(r["topic"]), escape(r["hub"]),
+                      escape(r["state"] + (f" ({r['reason']})" if r["reason"] else "")), r["expires"] or "-",
+                      str(r["notifications"]), str(r["ignored"]))
+    console.print(table)

@@ -155,3 +155,28 @@ class GuardedTransport(httpx.BaseTransport):
 
     def close(self) -> None:
         self.inner.close()
+
+
+class AsyncGuardedTransport(httpx.AsyncBaseTransport):
+    """The same guard for async clients (the Airflow triggerer's event loop): the host is resolved and vetted in a
+    worker thread (DNS must not block the loop), then the request goes to the vetted address."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport | None = None, *, policy: AddressPolicy | None = None,
+                 resolver: Resolver = system_resolver):
+        self.inner = inner or httpx.AsyncHTTPTransport()
+        # only its vet() is used: it never sends a request itself
+        self.vetter = GuardedTransport(httpx.BaseTransport(), policy=policy, resolver=resolver)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        import asyncio
+
+        address = await asyncio.to_thread(self.vetter.vet, request.url)
+        host = request.url.host
+        if str(address) != host:
+            request.url = request.url.copy_with(host=str(address))
+            if request.url.scheme == "https":
+                request.extensions = {**request.extensions, "sni_hostname": host}
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()

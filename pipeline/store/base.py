@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from ..models import Article, FeedState, SearchResult, StoredArticle, WriteOutcome
+from ..models import Article, FeedState, SearchResult, StoredArticle, Story, WriteOutcome
 from ..query import SearchQuery
 from ..tagging.models import Tags
 from ..urls import article_id, content_hash
@@ -80,6 +80,14 @@ class Store(Protocol):
         """Every version, oldest first."""
 
     def search(self, query: SearchQuery) -> SearchResult: ...
+
+    def stories(self, *, jurisdiction: str | None = None, since: datetime | None = None,
+                until: datetime | None = None, limit: int = 100) -> list[Story]:
+        """Stories (clusters of near-duplicate articles, :mod:`pipeline.stories`) with articles in the window and
+        of the jurisdiction, newest first."""
+
+    def backfill_stories(self) -> int:
+        """Cluster the articles stored before stories existed (no ``story_id``); returns how many."""
 
     def iter_articles(self, batch_size: int = 500) -> Iterator[StoredArticle]: ...
 

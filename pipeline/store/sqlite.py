@@ -21,6 +21,7 @@ from ..tagging.models import Tags
 from .base import ArticleWrite, KnownArticle, WriteResult
 from .sqlite_query import fts_query
 from .sqlite_schema import SCHEMA, SCHEMA_VERSION, migrate
+from .sqlite_stories import STORY_SCHEMA, SQLiteStories
 
 __all__ = ["SCHEMA_VERSION", "SQLiteFile", "SQLiteStore", "connect", "safe_snippet"]
 
@@ -113,11 +114,11 @@ class SQLiteFile:
         self.close()
 
 
-class SQLiteStore(SQLiteFile):
+class SQLiteStore(SQLiteFile, SQLiteStories):
     """Store protocol over SQLite. Safe to share between threads (one connection, serialised by a lock)."""
 
     def __init__(self, path: str | Path):
-        super().__init__(path, SCHEMA)
+        super().__init__(path, SCHEMA + STORY_SCHEMA)
         with self._lock:
             try:
                 migrate(self._db, self.path)
@@ -128,6 +129,7 @@ class SQLiteStore(SQLiteFile):
             except StoreError:
                 self._db.close()
                 raise
+        self.backfill_stories()  # a store written before stories: cluster its articles once
         self._add_mentioned_rows()
 
     def _add_mentioned_rows(self) -> None:
@@ -158,6 +160,7 @@ class SQLiteStore(SQLiteFile):
             return WriteResult(article_id, WriteOutcome.UNCHANGED, row["version"])
         version = 1 if row is None else row["version"] + 1
         stored = write.to_stored(version, content_hash=new_hash)
+        stored.story_id = self._story_for(write.id, stored.title, stored.text)
         doc = stored.model_dump_json(exclude={"text"})
         values = (stored.title, stored.text, _iso(stored.published), _iso(stored.fetched_at), stored.language,
                   new_hash, version, _iso(write.feed_updated),
@@ -276,9 +279,11 @@ class SQLiteStore(SQLiteFile):
         params += text.params
         with self._lock:
             try:
-                return run_search(self._db, query, text.match, where, params)
+                result = run_search(self._db, query, text.match, where, params)
             except sqlite3.Error as exc:
                 raise StoreError(f"{self.path}: {exc}") from exc
+        self._attach_story_sizes(result.hits)
+        return result
 
     def _filters(self, query: SearchQuery) -> tuple[list[str], list[Any]]:
         where: list[str] = []

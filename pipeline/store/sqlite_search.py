@@ -89,7 +89,7 @@ def _hit(db: sqlite3.Connection, rowid: int, score: float | None, positive: str 
         source=stored.source, published=stored.published, language=stored.language,
         snippet=safe_snippet(snippet or ""),
         topics=tags.topics if tags else [], jurisdictions=tags.jurisdictions if tags else [],
-        relevance=tags.relevance if tags else None,
+        relevance=tags.relevance if tags else None, story_id=stored.story_id,
     )
 
 

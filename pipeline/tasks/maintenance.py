@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from ..errors import RegwireError
 from ..logs import log_context
 from ..models import FeedStatus
+from ..sources import Source
 from ..sources.schedule import after_failure, reenable
 from .context import TaskContext
 
@@ -58,14 +60,31 @@ def _admin(ctx: TaskContext) -> dict[str, Any]:
     return {"migrations": migration, "deadletters": {"resolved": len(retried.resolved), "failed": len(retried.failed)}}
 
 
-def maintenance(ctx: TaskContext, *, retention_days: int = 365, now: datetime | None = None) -> dict[str, Any]:
-    """Suspended feeds re-checked, versions older than ``retention_days`` pruned, index migrations, dead letters."""
+def _websub(ctx: TaskContext, sources: Sequence[Source] | None) -> dict[str, Any]:
+    """WebSub leases renewed before they end, and ``sources`` whose feeds advertise a hub subscribed (when
+    ``REGWIRE_WEBSUB_CALLBACK`` names the app that serves the callback)."""
+    callback = ctx.settings.schedule.websub_callback
+    if not callback:
+        return {"enabled": False}
+    from .websub import renew_websub_leases, subscribe_source
+
+    renewed = renew_websub_leases(ctx, callback)
+    subscribed = [s.topic for source in (sources or []) if source.enabled
+                  for s in subscribe_source(ctx, source, callback)]
+    return {"enabled": True, "renewed": [s.topic for s in renewed], "subscriptions": subscribed}
+
+
+def maintenance(ctx: TaskContext, *, retention_days: int = 365, now: datetime | None = None,
+                sources: Sequence[Source] | None = None) -> dict[str, Any]:
+    """Suspended feeds re-checked, versions older than ``retention_days`` pruned, index migrations, dead letters,
+    WebSub leases renewed and ``sources`` with a hub subscribed."""
     now = now or ctx.clock()
     with log_context(stage="maintenance"):
         result: dict[str, Any] = {"suspended_feeds": recheck_suspended(ctx, now)}
         cutoff = now - timedelta(days=retention_days)
         result["prune"] = {"before": cutoff.isoformat(), "removed": ctx.store.prune_versions(before=cutoff)}
         result.update(_admin(ctx))
+        result["websub"] = _websub(ctx, sources)
         result["articles"] = ctx.store.count_articles()
     log.info("maintenance: %s", result)
     return result

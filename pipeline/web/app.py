@@ -15,11 +15,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from ..errors import ConfigError, StoreError
 from ..metrics import registry_for
 from ..store.backend import Backend
-from . import api, docs, pages
+from . import api, docs, pages, stories
 from .present import evidence, safe_href, safe_snippet
 from .security import add_security
 from .state import BackendHolder, store_failure
 from .templates import render
+from .websub import websub_router
 
 log = logging.getLogger("regwire.web")
 
@@ -72,8 +73,9 @@ def create_app(backend_factory: Callable[[], Backend], *, title: str = "regwire 
     if unauthenticated is not None:
         _add_login_redirect(app, unauthenticated)
     _add_metrics(app, holder)
-    for router in (api.router, pages.router, docs.router):
+    for router in (api.router, pages.router, docs.router, stories.router):  # stories: GET /api/stories
         app.include_router(router)
+    app.include_router(websub_router())  # hub callbacks (issue 14): pipeline/web/websub.py
     return app
 
 

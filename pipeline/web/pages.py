@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode
@@ -11,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from ..alerts.models import Mode
 from ..errors import AlertDefinitionError, ArticleNotFoundError, QuerySyntaxError
-from ..models import SearchResult
+from ..models import SearchHit, SearchResult
 from ..query import Sort
 from .histogram import build_histogram
 from .params import MAX_OFFSET, PAGE_SIZE, SearchParams, search_params
@@ -119,8 +120,7 @@ def search_view(request: Request, params: SearchParams, *, notice: str | None = 
     searched, result, error = _run_search(request, params)
     qs = params.query_string(offset=0)
     here = params.query_string()  # the article's "← search" comes back to this page of results
-    hits = [{"hit": h, "snippet": safe_snippet(h.snippet), "href": f"{base}/articles/{h.id}{here}"}
-            for h in (result.hits if result else [])]
+    hits = story_cards(result.hits if result else [], f"{base}/articles/", here)
     form = alert_form or AlertForm()
     body = render(
         "search.html", base=base, title=request.app.title, params=params, error=error, notice=notice,
@@ -185,3 +185,18 @@ async def save_alert(request: Request, params: Params) -> Any:
         return search_view(request, params, alert_form=form)
     target = base_of(request) + "/?" + urlencode([*params.pairs(offset=False), ("alert_saved", alert.name)])
     return RedirectResponse(target, status_code=303)
+
+
+def story_cards(hits: Sequence[SearchHit], article_base: str, here: str) -> list[dict[str, Any]]:
+    """One card per story on the page: the first hit of a story carries the others of this page under "also"."""
+    cards: list[dict[str, Any]] = []
+    by_story: dict[str, dict[str, Any]] = {}
+    for hit in hits:
+        row = {"hit": hit, "snippet": safe_snippet(hit.snippet), "href": f"{article_base}{hit.id}{here}", "also": []}
+        story = hit.story_id or hit.id
+        if story in by_story:
+            by_story[story]["also"].append(row)
+        else:
+            by_story[story] = row
+            cards.append(row)
+    return cards

@@ -8,10 +8,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ...models import StoredArticle
+from .stories import story_fields
 
 #: article doc fields that are not part of StoredArticle (denormalised for search, aggregations and bookkeeping)
 SEARCH_ONLY_FIELDS = ("urls", "topics", "jurisdictions", "mentioned_jurisdictions", "primary_jurisdiction", "entities",
-                      "relevance", "feed_updated", "created_seq", "seq")
+                      "relevance", "feed_updated", "created_seq", "seq", "story_bands",
+                      "story_signature")
 
 
 def iso(value: datetime | None) -> str | None:
@@ -34,6 +36,7 @@ def article_extras(stored: StoredArticle, *, urls: Iterable[str], feed_updated: 
         "feed_updated": iso(feed_updated),
         "created_seq": created_seq,
         "seq": seq,
+        **story_fields(stored),
     }
 
 

@@ -50,6 +50,9 @@ ARTICLE_MAPPINGS: dict[str, Any] = {
         "entities": {"properties": {"name": _KW, "type": _KW, "jurisdiction": _KW}},
         "relevance": {"type": "float"},
         "tags": _STORED_ONLY,  # the full tag record (matches, offsets): returned, never searched
+        # stories (pipeline.stories): the story's first article, the LSH band keys and MinHash signature
+        "story_id": _KW, "story_bands": {"type": "keyword", "doc_values": False},
+        "story_signature": {"type": "binary"},
     },
 }
 

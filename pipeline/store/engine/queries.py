@@ -32,7 +32,7 @@ TITLE_BOOST = 5.0
 #: keyword field of the query language → field of the article document
 KEYWORD_FIELDS = {"source": "source", "author": "authors", "topic": "topics", "jurisdiction": "jurisdictions",
                   "entity": "entities.name", "language": "language"}
-HIT_SOURCE = ["id", "title", "canonical_url", "source", "published", "language", "tags", "text"]
+HIT_SOURCE = ["id", "title", "canonical_url", "source", "published", "language", "tags", "story_id", "text"]
 
 
 def engine_query(tree: Node | None) -> dict[str, Any] | None:
@@ -167,7 +167,7 @@ def hit_from(raw: Mapping[str, Any]) -> SearchHit:
         url=src["canonical_url"], source=src["source"], published=src.get("published"),
         language=src.get("language"), snippet=snippet,
         topics=tags.get("topics", []) if tags else [], jurisdictions=tags.get("jurisdictions", []) if tags else [],
-        relevance=tags.get("relevance") if tags else None,
+        relevance=tags.get("relevance") if tags else None, story_id=src.get("story_id"),
     )
 
 

@@ -27,7 +27,7 @@ from concurrent import futures
 from datetime import UTC, datetime
 from typing import Any
 
-from ...models import FeedState, SearchResult, StoredArticle
+from ...models import FeedState, SearchResult, StoredArticle, Story
 from ...query import SearchQuery
 from ...tagging.models import Tags
 from ..base import ArticleWrite, KnownArticle, WriteResult
@@ -39,6 +39,7 @@ from .deadletters import DeadLetter, DeadLetters, RetryReport
 from .feeds import FeedStates
 from .names import IndexNames
 from .queries import facets_from, hit_from, search_body
+from .stories import assign_stories, attach_story_sizes, backfill_stories, timeline
 from .writes import ArticleState, archive_items, plan_writes, without_rejected
 
 log = logging.getLogger(__name__)
@@ -116,6 +117,7 @@ class SearchEngineStore:
         finally:
             pending: list[futures.Future[Any]] = [current_f, seq_f]
             futures.wait(pending)
+        assign_stories(self.session, prepared, current_f.result().keys())
         plan = plan_writes(writes, prepared, current_f.result(), seq_f.result(), self.names)
         engine_docs = self.session.mget(self.names.articles, plan.from_engine, realtime="true")
         archives = archive_items(plan.superseded, engine_docs, self.names, now)
@@ -159,9 +161,18 @@ class SearchEngineStore:
         body = search_body(query)
         resp = self.session.req("POST", f"/{self.names.articles}/_search", body)
         hits = [hit_from(h) for h in resp["hits"]["hits"]]
+        attach_story_sizes(self.session, hits)
         facets = facets_from(resp.get("aggregations") or {}) if query.facets else {}
         return SearchResult(total=int(resp["hits"]["total"]["value"]), hits=hits, facets=facets,
                             query=query.model_dump(mode="json"))
+
+    def stories(self, *, jurisdiction: str | None = None, since: datetime | None = None,
+                until: datetime | None = None, limit: int = 100) -> list[Story]:
+        return timeline(self.session, jurisdiction=jurisdiction, since=since, until=until, limit=limit)
+
+    def backfill_stories(self) -> int:
+        """Cluster the articles written before stories existed; returns how many."""
+        return backfill_stories(self.session, self.run_bulk)
 
     # -- feed state -----------------------------------------------------------------------------------------------
 
