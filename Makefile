@@ -18,16 +18,20 @@ $(VENV)/.core: $(BIN)/python pyproject.toml constraints.txt
 
 # Everything: search clients, Airflow, web app and test tools.
 $(VENV)/.dev: $(BIN)/python pyproject.toml constraints.txt
-	$(BIN)/pip install -q -c constraints.txt -e '.[search,airflow,serve,test]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[search,airflow,distributed,serve,test]'
 	touch $@ $(VENV)/.core
 
 setup: $(VENV)/.core
 setup-dev: $(VENV)/.dev system-deps search-node
 
-# Debian's Chromium and ChromeDriver for the browser test of the search page (not a test tool's own download).
+# Debian's Chromium and ChromeDriver for the browser test of the search page (not a test tool's own download), and
+# its PostgreSQL and Redis for the distributed test (Airflow on Postgres, Celery over Redis; tests start their own).
+PG_BINDIR ?= $(lastword $(sort $(wildcard /usr/lib/postgresql/*/bin)))
 system-deps:
-	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null \
+	  && command -v redis-server >/dev/null && test -x "$(PG_BINDIR)/initdb" || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    chromium chromium-driver postgresql redis-server >/dev/null; }
 
 # OpenSearch jars from Maven Central for the tests' real search node (kept in an ignored folder).
 search-node:

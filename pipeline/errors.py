@@ -26,6 +26,7 @@ defined here (the packages that raise them import them from this module).
     │                                   the offending character (exit code 2, HTTP 400)
     ├── StoreError                      the store could not read or write                                transient
     │   ├── ArticleNotFoundError        no article with that id                                          permanent
+    │   ├── HostBookError               the shared per-host slot book (Redis) could not be reached       transient
     │   ├── AlertStoreError             the alert tables could not be read or written
     │   │   └── AlertNotFoundError      no alert with that name                                          permanent
     │   └── SearchEngineError           a request to Elasticsearch/OpenSearch failed (``status``, ``error_type``)
@@ -247,6 +248,13 @@ class StoreError(RegwireError):
 
 class ArticleNotFoundError(StoreError):
     transient = False
+
+
+class HostBookError(StoreError):
+    """The shared per-host slot book (``REGWIRE_HOST_BOOK``, Redis) could not be reached: nothing is fetched from the
+    host rather than fetching without the delay the other workers keep."""
+
+    stage = "fetch"
 
 
 class AlertStoreError(StoreError):

@@ -53,10 +53,18 @@ class HttpSettings(_Group):
     #: politeness, shared by feed polls and article fetches of one host
     host_delay: Seconds = Field(1.0, ge=0, le=3600)
     host_concurrency: int = Field(1, ge=1, le=64)
+    #: where the per-host delay is booked: unset = files under REGWIRE_HOME/hosts (one machine); a ``redis://`` URL
+    #: = one Redis every worker reaches (Celery workers on several machines; see docs/scale-out.md)
+    host_book: str | None = Field(None, pattern=r"^(redis|rediss|unix)://\S+$", max_length=1024)
     obey_robots: bool = True
     robots_ttl: Seconds = Field(24 * 3600.0, ge=0, le=30 * 24 * 3600)
     #: CIDRs exempted from the address guard (comma-separated in the environment); empty by default
     allow_networks: Annotated[list[IPNetwork], NoDecode] = Field(default_factory=list)
+
+    @field_validator("host_book", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("allow_networks", mode="before")
     @classmethod

@@ -115,3 +115,54 @@ def test_airflow_init_creates_the_pool_the_poll_dag_uses():
     assert pool, "dags/regwire_common.py no longer names its pool the way this test reads it"
     command = " ".join(SERVICES["airflow-init"]["command"])
     assert f"airflow pools set {pool.group(1)} " in command
+
+
+def _interpolate(value: str, env: dict[str, str]) -> str:
+    """Compose's ${NAME}, ${NAME:-default} and ${NAME:?message}: from ``env``, else the default, else a marker."""
+    def one(match: re.Match) -> str:
+        name, rest = match.group(1), match.group(2) or ""
+        if name in env:
+            return env[name]
+        return rest[2:] if rest.startswith(":-") else f"<{name}>"
+
+    return VAR.sub(one, value)
+
+
+def _template(template: str) -> re.Pattern:
+    """A deployment.SHARED_ENV value as a pattern: {placeholders} (addresses, secrets) match anything."""
+    parts = re.split(r"\{[a-z_]+\}", template)
+    return re.compile(".*".join(re.escape(p) for p in parts) + r"\Z")
+
+
+def test_celery_profile_runs_what_the_distributed_test_runs():
+    """tests/test_distributed.py starts deployment.COMMANDS with deployment.SHARED_ENV; the celery profile, with the
+    .env values docs/scale-out.md gives, must run the same commands with the same settings."""
+    from deployment import CELERY_PROFILE_ENV, COMMANDS, POOL_COMMAND, SHARED_ENV
+
+    for name in ("airflow-scheduler", "airflow-worker", "airflow-apiserver", "airflow-dag-processor",
+                 "airflow-triggerer"):
+        env = {k: _interpolate(str(v), CELERY_PROFILE_ENV) for k, v in SERVICES[name]["environment"].items()}
+        for key, template in SHARED_ENV.items():
+            assert key in env, f"{name} lacks {key}"
+            assert _template(template).match(env[key]), f"{name}: {key}={env[key]!r} is not {template!r}"
+    assert SERVICES["airflow-worker"]["environment"]["REGWIRE_HOME"] != SERVICES["airflow-scheduler"]["environment"][
+        "REGWIRE_HOME"], "each worker keeps its own REGWIRE_HOME, as in the test"
+    commands = {"api-server": "airflow-apiserver", "scheduler": "airflow-scheduler",
+                "dag-processor": "airflow-dag-processor", "triggerer": "airflow-triggerer", "worker": "airflow-worker"}
+    for kind, service in commands.items():
+        assert SERVICES[service]["command"].split() == COMMANDS[kind], service
+    init = " ".join(SERVICES["airflow-init"]["command"])
+    assert "airflow " + " ".join(COMMANDS["init"]) in init
+    assert "airflow " + " ".join(POOL_COMMAND[:3]) in init
+    for name in ("redis", "airflow-worker"):
+        assert SERVICES[name].get("profiles") == ["celery"], name
+    assert SERVICES["airflow-worker"]["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert "AIRFLOW_WORKERS" in str(SERVICES["airflow-worker"]["deploy"]["replicas"])
+    # without the profile's .env values the single-host deployment is unchanged
+    local = {k: _interpolate(str(v), {}) for k, v in SERVICES["airflow-scheduler"]["environment"].items()}
+    assert local["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor" and local["REGWIRE_HOST_BOOK"] == ""
+    # and the docs and .env.example give the same values
+    scale_out = (ROOT / "docs" / "scale-out.md").read_text()
+    example = (ROOT / ".env.example").read_text()
+    for key, value in CELERY_PROFILE_ENV.items():
+        assert f"{key}={value}" in scale_out and f"# {key}={value}" in example, key

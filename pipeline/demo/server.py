@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from email.utils import formatdate
@@ -51,6 +52,8 @@ class LoopbackSite:
         self.routes: dict[str, Handler] = {}
         self.requests: list[tuple[str, str, dict[str, str]]] = []  # (method, path, headers) seen, for tests
         self.posted: list[tuple[str, bytes]] = []  # (path, body) of every POST: the demo's alert webhook
+        #: (wall time the request line was read, method, path): per-host politeness is asserted from this log
+        self.arrivals: list[tuple[float, str, str]] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -121,6 +124,7 @@ class LoopbackSite:
             disable_nagle_algorithm = True
 
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                site.arrivals.append((time.time(), "GET", self.path))
                 path = urlsplit(self.path).path
                 site.requests.append(("GET", self.path, dict(self.headers.items())))
                 handler = site.routes.get(path)
@@ -128,6 +132,7 @@ class LoopbackSite:
                 self._send(response)
 
             def do_POST(self) -> None:  # noqa: N802
+                site.arrivals.append((time.time(), "POST", self.path))
                 path = urlsplit(self.path).path
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 site.requests.append(("POST", self.path, dict(self.headers.items())))

@@ -4,6 +4,7 @@ across processes, byte caps and deadlines)."""
 from .fetcher import Fetcher, FetchResult, decode_html, parse_retry_after
 from .guard import AddressPolicy, GuardedTransport, Resolver, system_resolver
 from .politeness import FileSlotBook, HostLimiter, MemorySlotBook, SlotBook
+from .redis_slots import RedisSlotBook, slot_book
 from .robots import RobotsCache
 
 __all__ = [
@@ -14,10 +15,12 @@ __all__ = [
     "GuardedTransport",
     "HostLimiter",
     "MemorySlotBook",
+    "RedisSlotBook",
     "Resolver",
     "RobotsCache",
     "SlotBook",
     "decode_html",
     "parse_retry_after",
+    "slot_book",
     "system_resolver",
 ]

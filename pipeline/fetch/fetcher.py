@@ -30,7 +30,8 @@ from ..errors import (
 from ..settings import Settings
 from . import body
 from .guard import URL_ERRORS, AddressPolicy, GuardedTransport, Resolver, check_scheme, parse_url, system_resolver
-from .politeness import FileSlotBook, HostLimiter
+from .politeness import HostLimiter
+from .redis_slots import slot_book
 from .robots import RobotsCache
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -127,9 +128,10 @@ class Fetcher:
             timeout=httpx.Timeout(settings.http.read_timeout, connect=settings.http.connect_timeout),
             headers={"User-Agent": settings.http.user_agent, "Accept-Encoding": body.ACCEPT_ENCODING},
         )
-        # one booking per host for every process on this machine that shares REGWIRE_HOME (CLI runs, Airflow tasks)
+        # one booking per host for every process that shares the book: REGWIRE_HOME's files on one machine, or the
+        # Redis of REGWIRE_HOST_BOOK for workers on several
         self.limiter = limiter or HostLimiter(settings.http.host_delay, settings.http.host_concurrency,
-                                              book=FileSlotBook(settings.home / "hosts"))
+                                              book=slot_book(settings))
         self.robots = RobotsCache(self._fetch_robots, agent="regwire", ttl=settings.http.robots_ttl)
         self.requests = 0  # every request sent, for reports and tests
 

@@ -8,7 +8,10 @@ that shares it, so the delay holds across them:
     FileSlotBook        every process on one machine that uses the same directory (``REGWIRE_HOME/hosts``), through
                         one lock file per host: concurrent ``regwire run`` processes and Airflow workers on one host
 
-Across machines the same protocol is kept by a shared store or Airflow pools (see docs/threat-model.md). A host's
+    RedisSlotBook       every worker on every machine that reaches one Redis (``REGWIRE_HOST_BOOK``; in
+                        :mod:`pipeline.fetch.redis_slots`): Celery workers spread over machines
+
+A host's
 delay can be raised (robots.txt Crawl-delay, a server's 429) but never drops below the configured minimum; a server's
 Retry-After holds the host in the book (:meth:`SlotBook.hold`) for every process sharing it.
 """
