@@ -58,6 +58,7 @@ def reference_search(store: SQLiteStore, query: SearchQuery) -> SearchResult:
             facets[kind] = {r[0]: r[1] for r in db.execute(
                 f"SELECT value, count(*) AS n FROM article_tags WHERE kind = ? AND article_id IN"
                 f" (SELECT a.id {base}{clause}) GROUP BY 1 ORDER BY n DESC, 1", [kind, *params])}
+    store._attach_story_sizes(hits)  # shared too: how many articles each hit's story has
     return SearchResult(total=total, hits=hits, facets=facets, query=query.model_dump(mode="json"))
 
 
